@@ -1,0 +1,26 @@
+"""The ``kv`` fixture: every contract test runs once on SQLite and once on the shared etcd."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bcs.core import kv as kv_mod
+from tests import services
+
+
+@pytest.fixture(params=services.KV_KINDS)
+async def kv(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[kv_mod.KV]:
+    etcd_url = request.getfixturevalue("etcd_endpoint") if request.param == "etcd" else None
+    async with services.open_kv(request.param, tmp_path=tmp_path, etcd_url=etcd_url) as store:
+        yield store
+
+
+@pytest.fixture
+async def prefix(kv: kv_mod.KV) -> AsyncIterator[str]:
+    """A key prefix of this test alone, emptied afterwards."""
+    name = services.unique_prefix("kv")
+    yield name
+    await kv.delete_prefix(name)
