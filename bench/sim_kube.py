@@ -1,0 +1,149 @@
+"""Load a simulated Kubernetes cluster and measure it: objects held, memory per object, list and
+watch throughput over HTTP.
+
+    python bench/sim_kube.py --nodes 5000 --pods 150000
+
+Pods go through the real path (create -> scheduler binding -> kubelet status), so the figures
+include every version the controllers write. Events are off, as they would dwarf the pods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import time
+
+import aiohttp
+
+from bcs.sim.kube import cluster
+
+__all__ = ["main"]
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+async def _load(sim: cluster.KubeSim, pods: int, namespaces: int) -> float:
+    cl = sim.cluster
+    ns_rt, pod_rt = cl.registry.builtin("", "namespaces"), cl.registry.builtin("", "pods")
+    for i in range(namespaces):
+        cl.api.create(ns_rt, None, {"metadata": {"name": f"load-{i}"}})
+    start = time.perf_counter()
+    for i in range(pods):
+        cl.api.create(
+            pod_rt,
+            f"load-{i % namespaces}",
+            {
+                "metadata": {"name": f"pod-{i}", "labels": {"app": f"app-{i % 100}", "shard": str(i % 7)}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": f"registry.local/app-{i % 100}:1.0",
+                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                        }
+                    ]
+                },
+            },
+        )
+        if i % 1000 == 999:
+            await asyncio.sleep(0)
+    while True:
+        running = sum(1 for o in cl.store.iter(pod_rt) if o.fields[5] == "Running")
+        if running >= pods:
+            break
+        await asyncio.sleep(0.5)
+    return time.perf_counter() - start
+
+
+async def _list(sim: cluster.KubeSim, session: aiohttp.ClientSession, query: str) -> tuple[int, int, float]:
+    start = time.perf_counter()
+    async with session.get(
+        f"{sim.url}/api/v1/pods{query}", headers={"Authorization": f"Bearer {sim.token}"}
+    ) as resp:
+        body = await resp.read()
+    elapsed = time.perf_counter() - start
+    return len(body), body.count(b'"kind":"Pod"'), elapsed
+
+
+async def _watch(sim: cluster.KubeSim, session: aiohttp.ClientSession, changes: int) -> tuple[int, float]:
+    cl = sim.cluster
+    rt = cl.registry.builtin("", "pods")
+    rv = cl.store.rv
+    got = 0
+    url = f"{sim.url}/api/v1/namespaces/load-0/pods?watch=1&resourceVersion={rv}&timeoutSeconds=120"
+    async with session.get(url, headers={"Authorization": f"Bearer {sim.token}"}) as resp:
+        names = [n for _, n in cl.store.keys(rt, "load-0")]
+        start = time.perf_counter()
+        for i in range(changes):
+            cl.api.mutate(
+                rt,
+                "load-0",
+                names[i % len(names)],
+                lambda o, i=i: o["metadata"].setdefault("annotations", {}).update(n=str(i)),
+            )
+            if i % 500 == 499:
+                await asyncio.sleep(0)
+        async for _line in resp.content:
+            got += 1
+            if got >= changes:
+                break
+        return got, time.perf_counter() - start
+
+
+async def run(args: argparse.Namespace) -> None:
+    gc.collect()
+    base = _rss()
+    async with cluster.KubeSim(
+        nodes=args.nodes,
+        seed=1,
+        tls=False,
+        node_heartbeat_interval=0,
+        record_events=False,
+        pod_start_delay=0,
+        node_pods="110",
+    ) as sim:
+        booted = _rss()
+        took = await _load(sim, args.pods, args.namespaces)
+        gc.collect()
+        loaded = _rss()
+        objects = sim.cluster.store.count()
+        print(
+            f"objects held: {objects} ({args.nodes} nodes, {args.pods} pods), loaded in {took:.1f}s "
+            f"({args.pods / took:.0f} pods/s incl. scheduling and kubelet status)"
+        )
+        print(
+            f"RSS: start {base / 2**20:.0f} MiB, after boot {booted / 2**20:.0f} MiB, "
+            f"loaded {loaded / 2**20:.0f} MiB; "
+            f"{(loaded - booted) / max(args.pods, 1):.0f} bytes per pod (incl. watch history)"
+        )
+        raw = sum(len(o.raw) for o in sim.cluster.store.iter(sim.cluster.registry.builtin("", "pods")))
+        print(f"encoded pod size: {raw / max(args.pods, 1):.0f} bytes on average")
+        async with aiohttp.ClientSession() as session:
+            size, count, secs = await _list(sim, session, "")
+            print(
+                f"LIST all pods: {count} objects, {size / 2**20:.1f} MiB in {secs:.2f}s "
+                f"({count / secs:.0f} objects/s)"
+            )
+            size, count, secs = await _list(sim, session, "?labelSelector=app%3Dapp-7")
+            print(f"LIST with labelSelector: {count} objects in {secs:.3f}s")
+            size, count, secs = await _list(sim, session, "?limit=500")
+            print(f"LIST limit=500: {count} objects in {secs:.3f}s")
+            got, secs = await _watch(sim, session, args.watch_changes)
+            print(f"WATCH: {got} events in {secs:.2f}s ({got / secs:.0f} events/s, writes included)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=5000)
+    parser.add_argument("--pods", type=int, default=150_000)
+    parser.add_argument("--namespaces", type=int, default=50)
+    parser.add_argument("--watch-changes", type=int, default=5_000)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

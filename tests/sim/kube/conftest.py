@@ -1,0 +1,81 @@
+"""Fixtures for the simulated Kubernetes cluster: ``kube_sim`` (TLS, token auth) and ``kubectl``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from bcs.sim.kube import cluster
+
+KUBECTL = "/usr/bin/kubectl"
+
+
+@attrs.frozen
+class Result:
+    rc: int
+    out: str
+    err: str
+
+
+class Kubectl:
+    """Runs the real kubectl against one simulated cluster, with a private discovery cache."""
+
+    def __init__(self, kubeconfig: str, cache: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.cache = cache
+
+    async def __call__(
+        self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 60
+    ) -> Result:
+        proc = await asyncio.create_subprocess_exec(
+            KUBECTL,
+            f"--kubeconfig={self.kubeconfig}",
+            f"--cache-dir={self.cache}",
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "HOME": str(self.cache.parent)},
+        )
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), timeout)
+        res = Result(proc.returncode or 0, out.decode(), err.decode())
+        if check and res.rc != 0:
+            pytest.fail(f"kubectl {' '.join(args)} failed ({res.rc}):\n{res.err}\n{res.out}")
+        return res
+
+
+async def until(
+    fn: Callable[[], Any | Awaitable[Any]], *, timeout: float = 15.0, what: str = "condition"
+) -> Any:
+    """Poll ``fn`` until it returns something truthy (the polled value is returned)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def kube_sim() -> AsyncIterator[cluster.KubeSim]:
+    async with cluster.KubeSim(nodes=3, seed=7, tls=True, node_heartbeat_interval=0) as sim:
+        yield sim
+
+
+@pytest.fixture
+def kubectl(kube_sim: cluster.KubeSim, tmp_path: Path) -> Kubectl:
+    if not os.access(KUBECTL, os.X_OK):
+        pytest.fail(f"{KUBECTL} is needed: these tests drive the real kubectl binary")
+    (tmp_path / "home").mkdir()
+    return Kubectl(kube_sim.kubeconfig, tmp_path / "home" / "cache")
