@@ -15,14 +15,14 @@ import os
 import pathlib
 import secrets
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from aiohttp import web
 
 from bcs import errors, keys, plugin_manager
 from bcs.config import BcsSettings
-from bcs.core import backend, bus, kv, registry, tasks, utils
+from bcs.core import backend, bus, kv, ports, registry, tasks, utils
 from bcs.gateway import health, metrics, middlewares
+from bcs.storage import http as storage_http
 from bcs.storage import store
 
 __all__ = ["create_app"]
@@ -65,12 +65,14 @@ def create_app(settings: BcsSettings, *, plugins: plugin_manager.BcsPlugins | No
             _port_ctx("kv"),
             _port_ctx("store"),
             _port_ctx("bus"),
+            storage_http.storage_ctx,
             _clusters_ctx,
             _backends_ctx,
             _plugin_tasks_ctx,
         ]
     )
     app.router.add_routes(health.routes)
+    storage_http.setup(app, store=app[keys.STORE], bus=app[keys.BUS], settings=settings)
     app.router.add_get("/metrics", metrics.handle_metrics)
     app.router.add_routes(plugins.register_routes(settings))
     return app
@@ -95,7 +97,7 @@ def _bootstrap_admin_token(data_dir: pathlib.Path) -> str:
     return token
 
 
-async def _start_port(name: str, port: Any) -> None:
+async def _start_port(name: str, port: ports.Port) -> None:
     """Start a port; a service that is down delays readiness, it does not stop the process."""
     try:
         await port.start()

@@ -29,6 +29,7 @@ __all__ = [
     "BcsSettings",
     "BusSettings",
     "ClusterSpec",
+    "GatewaySettings",
     "KvSettings",
     "PluginsSettings",
     "ServerSettings",
@@ -62,6 +63,18 @@ class ServerSettings:
     )
     log_level: str = attrs.field(default="INFO", metadata=_doc("root log level"))
     shutdown_timeout: float = attrs.field(default=10.0, metadata=_doc("seconds to drain on SIGTERM"))
+    tls: str = attrs.field(
+        default="auto",
+        validator=attrs.validators.in_(("auto", "off", "files")),
+        metadata=_doc(
+            "'auto' (CA + cert generated in data_dir), 'off' (plain HTTP), 'files' (cert/key below)"
+        ),
+    )
+    cert_file: str = attrs.field(default="", metadata=_doc("PEM certificate chain, with tls = 'files'"))
+    key_file: str = attrs.field(default="", metadata=_doc("PEM private key, with tls = 'files'"))
+    workers: int = attrs.field(default=1, metadata=_doc("processes sharing the port (SO_REUSEPORT)"))
+    rate_limit: float = attrs.field(default=1000.0, metadata=_doc("requests per second per token"))
+    rate_burst: int = attrs.field(default=500, metadata=_doc("burst above rate_limit per token"))
 
 
 @attrs.frozen
@@ -148,6 +161,24 @@ class AuthSettings:
 
 
 @attrs.frozen
+class GatewaySettings:
+    """The cluster reverse proxy (``/clusters/{id}/...``) and the apiserver health probe."""
+
+    connect_timeout: float = attrs.field(default=10.0, metadata=_doc("seconds to connect to an apiserver"))
+    read_timeout: float = attrs.field(
+        default=60.0,
+        metadata=_doc("seconds an apiserver may stay silent mid-response; none for watch, follow, exec"),
+    )
+    probe_interval: float = attrs.field(default=5.0, metadata=_doc("seconds between apiserver probes"))
+    probe_timeout: float = attrs.field(default=2.0, metadata=_doc("seconds one probe may take"))
+    unavailable_after: float = attrs.field(
+        default=15.0,
+        metadata=_doc("seconds of failed probes after which a cluster's requests get 503 at once"),
+    )
+    pool_size: int = attrs.field(default=256, metadata=_doc("open connections per cluster at most"))
+
+
+@attrs.frozen
 class PluginsSettings:
     """Which plugins run, and each plugin's own sub-table (validated by the plugin)."""
 
@@ -186,6 +217,7 @@ class BcsSettings:
     bus: BusSettings = attrs.field(factory=BusSettings)
     storage: StorageSettings = attrs.field(factory=StorageSettings)
     auth: AuthSettings = attrs.field(factory=AuthSettings)
+    gateway: GatewaySettings = attrs.field(factory=GatewaySettings)
     plugins: PluginsSettings = attrs.field(factory=PluginsSettings)
     clusters: tuple[ClusterSpec, ...] = attrs.field(default=(), converter=tuple)
     source: str = attrs.field(default="<defaults>", eq=False, metadata=_doc("where this came from"))

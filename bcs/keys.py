@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from bcs.storage.http.common import STORAGE  # the storage service; defined below the gateway layer
+
 if TYPE_CHECKING:
     from bcs.config import BcsSettings
     from bcs.core.backend import Backend, BackendRegistry
     from bcs.core.bus import Bus
     from bcs.core.kv import KV as KVPort
+    from bcs.core.ports import Port
     from bcs.core.registry import ClusterRegistry
     from bcs.gateway.metrics import Metrics
     from bcs.plugin_manager import BcsPlugins
@@ -29,6 +32,7 @@ __all__ = [
     "PORTS",
     "SETTINGS",
     "STORE",
+    "STORAGE",
     "TASKS",
 ]
 
@@ -39,7 +43,7 @@ BACKENDS: web.AppKey[dict[str, Backend]] = web.AppKey("backends")  # started ins
 KV: web.AppKey[KVPort] = web.AppKey("kv")
 STORE: web.AppKey[Store] = web.AppKey("store")
 BUS: web.AppKey[Bus] = web.AppKey("bus")
-PORTS: web.AppKey[dict[str, Any]] = web.AppKey("ports")  # name -> port with async ping(), for /readyz
+PORTS: web.AppKey[dict[str, Port]] = web.AppKey("ports")  # by name, pinged by /readyz
 CLUSTERS: web.AppKey[ClusterRegistry] = web.AppKey("clusters")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 TASKS: web.AppKey[list[asyncio.Task[Any]]] = web.AppKey("tasks")  # plugins' guarded background tasks

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import platform
-from typing import Any
 
 from aiohttp import web
 
 import bcs
 from bcs import envelope, errors, keys
+from bcs.core import ports
 
 __all__ = ["PING_TIMEOUT", "check_ports", "routes"]
 
@@ -17,7 +17,7 @@ PING_TIMEOUT = 2.0  # seconds per port; /readyz answers within about this long
 routes = web.RouteTableDef()
 
 
-async def _ping(name: str, port: Any) -> tuple[str, str | None]:
+async def _ping(name: str, port: ports.Port) -> tuple[str, str | None]:
     try:
         await asyncio.wait_for(port.ping(), PING_TIMEOUT)
     except TimeoutError:
@@ -29,9 +29,9 @@ async def _ping(name: str, port: Any) -> tuple[str, str | None]:
     return name, None
 
 
-async def check_ports(ports: dict[str, Any]) -> dict[str, str | None]:
+async def check_ports(by_name: dict[str, ports.Port]) -> dict[str, str | None]:
     """Ping every port concurrently: name -> None when up, else why it is down."""
-    results = await asyncio.gather(*(_ping(name, port) for name, port in ports.items()))
+    results = await asyncio.gather(*(_ping(name, port) for name, port in by_name.items()))
     return dict(results)
 
 

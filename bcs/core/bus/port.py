@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from bcs.core import ports
+
 if TYPE_CHECKING:
     from bcs.config import BusSettings
 
@@ -133,22 +135,10 @@ class Subscription(abc.ABC):
         await self.close()
 
 
-class Bus(abc.ABC):
+class Bus(ports.Port):
     """Publication to topic exchanges. Every method may raise :class:`bcs.errors.PortUnavailable`."""
 
     name: str = "bus"
-
-    @abc.abstractmethod
-    async def start(self) -> None:
-        """Connect. Called once before any other method."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Close every subscription, then the connection."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None:
-        """Return when the broker answers; raise PortUnavailable when it does not."""
 
     @abc.abstractmethod
     async def publish(self, message: Message) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from bcs import errors
+from bcs.core import ports
 
 if TYPE_CHECKING:
     from bcs.config import KvSettings
@@ -66,25 +67,10 @@ class Lease:
     ttl: int  # seconds
 
 
-class KV(abc.ABC):
+class KV(ports.Port):
     """What bcs needs from etcd. Every method may raise :class:`bcs.errors.PortUnavailable`."""
 
     name: str = "kv"
-
-    @abc.abstractmethod
-    async def start(self) -> None:
-        """Connect (or open the file). Called once before any other method.
-
-        The etcd adapter connects lazily and succeeds while etcd is down; :meth:`ping` tells.
-        """
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Release connections, stop background work, end open watches; calling it twice is fine."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None:
-        """Return when the service answers; raise PortUnavailable when it does not."""
 
     @abc.abstractmethod
     async def get(self, key: str) -> KeyValue | None: ...

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from bcs import errors
+from bcs.core import ports
 from bcs.storage.store import conditions
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class Upsert:
     extra: Mapping[str, Any] = attrs.field(factory=dict, validator=_mapping)
 
 
-class Store(abc.ABC):
+class Store(ports.Port):
     """What bcs needs from MongoDB. Every method may raise :class:`bcs.errors.PortUnavailable`.
 
     ``where`` arguments are a condition, or None for every document. Reads and :meth:`soft_delete`
@@ -98,18 +99,6 @@ class Store(abc.ABC):
     """
 
     name: str = "store"
-
-    @abc.abstractmethod
-    async def start(self) -> None:
-        """Connect (or open the file). Called once before any other method."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Release connections and threads."""
-
-    @abc.abstractmethod
-    async def ping(self) -> None:
-        """Return when the service answers; raise PortUnavailable ("store: ...") when it does not."""
 
     @abc.abstractmethod
     async def upsert(
