@@ -18,6 +18,7 @@ install: $(BIN)/uv
 
 install-test: $(BIN)/uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	bash scripts/install-pymesos.sh $(BIN)/python
 
 run: install
 	$(BIN)/bcs serve --config $(CONFIG)

@@ -35,13 +35,23 @@ wait_for() {  # wait_for WHAT SECONDS CMD...
   say "$what ready"
 }
 
-# 1. etcd first: it boots while pip runs.
-if ! command -v etcd >/dev/null; then
-  say "installing etcd-server (apt)"
+# 1. Debian packages: etcd (KV tests) and Prometheus (the Hook operator's prometheus provider tests).
+MISSING=()
+command -v etcd >/dev/null || MISSING+=(etcd-server)
+command -v prometheus >/dev/null || MISSING+=(prometheus)
+if ((${#MISSING[@]})); then
+  say "installing ${MISSING[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq etcd-server >/dev/null
+  # policy-rc.d: install without starting the packaged services (tests run their own instances).
+  OWN_POLICY=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && OWN_POLICY=1
+  fi
+  apt-get install -y -qq --no-install-recommends "${MISSING[@]}" >/dev/null
+  [[ -n "$OWN_POLICY" ]] && rm -f /usr/sbin/policy-rc.d
 fi
+# etcd first: it boots while pip runs.
 ETCD_PORT=$(free_port); ETCD_PEER=$(free_port)
 etcd --name bcs-test --data-dir "$RUN/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \

@@ -197,6 +197,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         has_generation=True,
     ),
     _rt("apps", "v1", "ControllerRevision", "controllerrevisions", model="V1ControllerRevision"),
+    _rt("coordination.k8s.io", "v1", "Lease", "leases", model="V1Lease"),
     _rt(
         "apiextensions.k8s.io",
         "v1",

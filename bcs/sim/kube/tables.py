@@ -390,6 +390,10 @@ _COLUMNS: dict[str, tuple[list[Col], Row]] = {
             _created(o),
         ],
     ),
+    "coordination.k8s.io/leases": (
+        [_NAME, _s("", "Holder"), _AGE],
+        lambda o: [_meta(o).get("name"), (o.get("spec") or {}).get("holderIdentity", ""), _created(o)],
+    ),
     "apiextensions.k8s.io/customresourcedefinitions": (
         [_NAME, _s("", "Created At", typ="date")],
         lambda o: [_meta(o).get("name"), _meta(o).get("creationTimestamp")],

@@ -69,7 +69,10 @@ class Watcher:
         self.queue.put_nowait((kind, ev.obj))
 
     def replay(self, events: Iterable[store.Event]) -> None:
+        """Queue the history after a resourceVersion; the history holds every resource's events."""
         for ev in events:
+            if ev.key != self.rt.key:
+                continue
             kind = self.translate(ev)
             if kind is not None:
                 self.queue.put_nowait((kind, ev.obj))

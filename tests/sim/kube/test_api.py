@@ -366,3 +366,37 @@ async def test_discovery_documents(http: Http) -> None:
     assert op["x-kubernetes-group-version-kind"] == {"group": "apps", "version": "v1", "kind": "Deployment"}
     assert "fieldValidation" in {p["name"] for p in op["parameters"]}
     assert "replicas" in doc["components"]["schemas"]["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]
+
+
+async def test_resumed_watch_replays_only_its_own_resource(http: Http, kube_sim: cluster.KubeSim) -> None:
+    status, start = await http("POST", CM, {"metadata": {"name": "before"}})
+    assert status == 201
+    rv = start["metadata"]["resourceVersion"]
+    # Changes of other kinds after rv must not leak into a configmaps watch resumed from rv.
+    assert (await http("POST", "/api/v1/namespaces/default/secrets", {"metadata": {"name": "s"}}))[0] == 201
+    assert (await http("POST", CM, {"metadata": {"name": "after"}}))[0] == 201
+    url = f"{kube_sim.url}{CM}?watch=true&resourceVersion={rv}&timeoutSeconds=1"
+    headers = {"Authorization": f"Bearer {kube_sim.token}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, headers=headers, ssl=kube_sim.client_ssl_context()) as resp,
+    ):
+        lines = [orjson.loads(line) for line in (await resp.read()).splitlines() if line.strip()]
+    kinds = {(e["type"], e["object"]["kind"], e["object"]["metadata"]["name"]) for e in lines}
+    assert kinds == {("ADDED", "ConfigMap", "after")}
+
+
+async def test_leases_are_served(http: Http) -> None:
+    leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+    body = {"metadata": {"name": "leader"}, "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}}
+    status, created = await http("POST", leases, body)
+    assert status == 201
+    assert created["kind"] == "Lease"
+    created["spec"]["holderIdentity"] = "b"
+    status, updated = await http("PUT", f"{leases}/leader", created)
+    assert (status, updated["spec"]["holderIdentity"]) == (200, "b")
+    created["spec"]["holderIdentity"] = "c"  # stale resourceVersion: a second elector lost the race
+    status, conflict = await http("PUT", f"{leases}/leader", created)
+    assert (status, conflict["reason"]) == (409, "Conflict")
+    status, groups = await http("GET", "/apis")
+    assert "coordination.k8s.io" in {g["name"] for g in groups["groups"]}
