@@ -1,0 +1,191 @@
+"""``StorageService``: dynamic resources written through the outbox, and the queries on them.
+
+Every write goes ``outbox.prepare`` → store write → ``outbox.commit`` (see :mod:`bcs.storage.outbox`),
+so a change is published at least once, in order per object, whatever happens to the bus or to this
+process. The HTTP API and in-process callers (the data watch) use the same methods; arguments are
+already-validated values and store conditions, never raw request parameters.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from bcs.storage import outbox
+from bcs.storage.service import documents, messages, records, watch
+from bcs.storage.store import conditions as c
+from bcs.storage.store import port as store_port
+
+if TYPE_CHECKING:
+    from bcs.config import BcsSettings, StorageSettings
+    from bcs.core.bus import Bus
+
+__all__ = ["StorageService"]
+
+DELETE_CHUNK = 500  # objects named in one soft-delete condition
+
+
+def _ident(doc: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(doc.get(f) for f in c.FEATURE_FIELDS)
+
+
+class StorageService:
+    """The storage service of one process (``app[keys.STORAGE]``)."""
+
+    def __init__(
+        self,
+        store: store_port.Store,
+        bus: Bus,
+        *,
+        settings: StorageSettings,
+        exchange: str,
+        owner: str | None = None,
+        lease: float = outbox.DEFAULT_LEASE,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.published = frozenset(settings.publish_resources)
+        self.outbox = outbox.Outbox(store, bus, exchange=exchange, owner=owner, lease=lease)
+        self.watches = watch.WatchHub(bus, exchange=exchange)
+        self.events = records.Events(self)
+        self.alarms = records.Alarms(self)
+        self.custom = records.CustomResources(self)
+
+    @classmethod
+    def from_settings(cls, store: store_port.Store, bus: Bus, settings: BcsSettings) -> StorageService:
+        return cls(store, bus, settings=settings.storage, exchange=settings.bus.exchange)
+
+    async def close(self) -> None:
+        """End the watch streams. (The outbox drainer is stopped by its owner, then closed.)"""
+        await self.watches.close()
+
+    async def write(
+        self,
+        entries: Sequence[outbox.Entry],
+        change: Callable[[], Awaitable[Sequence[Mapping[str, Any] | None]]],
+    ) -> None:
+        """Record ``entries``, run ``change``, then hand the entries to the drainer.
+
+        ``change`` returns, per entry, what watchers are told (:func:`messages.watch_facts`), or None to let
+        the drainer look the object up.
+        """
+        await self.outbox.prepare(entries)
+        try:
+            facts = await change()
+        except BaseException:
+            self.outbox.uncertain(entries)  # it may have landed: the drainer checks the store
+            raise
+        self.outbox.commit(attrs.evolve(e, watch=f) for e, f in zip(entries, facts, strict=True))
+
+    # -- dynamic resources ------------------------------------------------------------------------
+
+    def _entry(self, event: str, key: Mapping[str, Any], data: Mapping[str, Any]) -> outbox.Entry:
+        headers = {f: key[f] for f in c.FEATURE_FIELDS if f in key}
+        headers["event"] = event
+        return self.outbox.entry(
+            kind=messages.RESOURCE,
+            collection=key["resourceType"],
+            key=dict(key),
+            event=event,
+            public=key["resourceType"] in self.published,
+            headers=headers,
+            body=data,
+        )
+
+    async def put_resources(self, resources: Sequence[documents.Resource]) -> int:
+        """Upsert ``resources`` (one bulk write per resourceType, in order); return how many."""
+        by_type: dict[str, list[documents.Resource]] = {}
+        for r in resources:
+            by_type.setdefault(r.resource_type, []).append(r)
+        for resource_type, group in by_type.items():
+            entries = [self._entry(messages.UPDATE, r.key(), r.data) for r in group]
+            await self.write(entries, functools.partial(self._upsert, resource_type, group))
+        return len(resources)
+
+    async def _upsert(
+        self, resource_type: str, group: list[documents.Resource]
+    ) -> list[Mapping[str, Any] | None]:
+        if len(group) == 1:
+            (r,) = group
+            return [
+                messages.watch_facts(await self.store.upsert(resource_type, r.key(), r.data, extra=r.extra))
+            ]
+        await self.store.upsert_many(
+            resource_type, [store_port.Upsert(r.key(), r.data, r.extra) for r in group]
+        )
+        # Read the times back (Add or Change?): one query per cluster, while our writer waits, so
+        # its own next write of an object cannot have happened yet.
+        found: dict[tuple[Any, ...], dict[str, Any]] = {}
+        clusters: dict[str, set[str]] = {}
+        for r in group:
+            clusters.setdefault(r.cluster_id, set()).add(r.name)
+        for cluster, names in clusters.items():
+            where = c.And(c.Eq("clusterId", cluster), c.In("resourceName", sorted(names)))
+            fields = [*c.FEATURE_FIELDS, store_port.CREATE_TIME, store_port.UPDATE_TIME]
+            for doc in await self.store.find(resource_type, c.Query(where, fields=fields)):
+                found[_ident(doc)] = doc
+        return [
+            messages.watch_facts(found[_ident(r.key())]) if _ident(r.key()) in found else None for r in group
+        ]
+
+    async def put_resource(self, resource: documents.Resource) -> None:
+        await self.put_resources([resource])
+
+    async def delete_resources(
+        self,
+        resource_type: str,
+        where: c.Condition | None,
+        *,
+        begin: datetime.datetime | None = None,
+        end: datetime.datetime | None = None,
+    ) -> int:
+        """Soft-delete the live resources matching ``where`` (and ``begin < updateTime < end``).
+
+        Each deleted object gets a ``delete`` message carrying its last data. Return how many.
+        """
+        documents.check_resource_type(resource_type)
+        parts = [p for p in (where,) if p is not None]
+        if begin is not None or end is not None:
+            parts.append(c.Range(store_port.UPDATE_TIME, gt=begin, lt=end))
+        cond = c.And(*parts)
+        fields = [*c.FEATURE_FIELDS, "data", store_port.CREATE_TIME, store_port.UPDATE_TIME]
+        docs = await self.store.find(resource_type, c.Query(cond, fields=fields))
+        if not docs:
+            return 0
+        entries = [self._entry(messages.DELETE, documents.key_of(d), d.get("data") or {}) for d in docs]
+        deleted = 0
+
+        async def change() -> list[Mapping[str, Any] | None]:
+            nonlocal deleted
+            # Only the objects found (and announced) are deleted, even if more match by now.
+            for start in range(0, len(docs), DELETE_CHUNK):
+                chunk = docs[start : start + DELETE_CHUNK]
+                named = c.Or(*(c.key_match(documents.key_of(d)) for d in chunk))
+                deleted += await self.store.soft_delete(resource_type, c.And(cond, named))
+            return [messages.watch_facts(d, deleted=True) for d in docs]
+
+        await self.write(entries, change)
+        return deleted
+
+    async def find_resources(self, resource_type: str, query: c.Query) -> list[dict[str, Any]]:
+        """The stored documents (times as datetimes; see :func:`documents.render`)."""
+        return await self.store.find(documents.check_resource_type(resource_type), query)
+
+    async def count_resources(self, resource_type: str, where: c.Condition | None) -> int:
+        return await self.store.count(documents.check_resource_type(resource_type), where)
+
+    async def purge_cluster(self, cluster_id: str) -> int:
+        """Remove for good every document of ``cluster_id`` (resources, events, alarms, custom).
+
+        Nothing is published: this forgets a cluster, it does not report changes in it.
+        """
+        removed = 0
+        for collection in await self.store.collections():
+            if collection in (outbox.OUTBOX, outbox.OWNERS):
+                continue
+            removed += await self.store.purge(collection, c.Eq("clusterId", cluster_id))
+        return removed

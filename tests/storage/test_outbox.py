@@ -1,0 +1,330 @@
+"""The outbox: exactly the published set, in order per object, through bus outages, restarts and
+dead owners. Each test runs on SQLite and on MongoDB (the ``store`` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import pytest
+
+from bcs import config, errors
+from bcs.core import bus as bus_port
+from bcs.core import tasks
+from bcs.core.bus import memory
+from bcs.storage import outbox
+from bcs.storage.service import core, documents, messages
+from bcs.storage.store import conditions as c
+from bcs.storage.store import port
+from tests.core.bus.conftest import Names, delete_broker_names
+
+EXCHANGE = "bcs-storage"
+DEADLINE = 15.0
+
+
+class FlakyBus(memory.MemoryBus):
+    """The in-process bus with a switch: while ``down``, publishing fails as a dead broker does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.failed = 0
+
+    async def publish_many(self, messages: Iterable[bus_port.Message]) -> None:
+        if self.down:
+            self.failed += 1
+            raise errors.PortUnavailable("bus: down (test)")
+        await super().publish_many(messages)
+
+
+class Consumer:
+    """Collects every message a binding receives (acking it)."""
+
+    def __init__(self, subscription: bus_port.Subscription) -> None:
+        self.subscription = subscription
+        self.received: list[bus_port.Message] = []
+        self._task = asyncio.create_task(self._run(), name="test.consumer")
+
+    @classmethod
+    async def bind(cls, bus: bus_port.Bus, exchange: str, routing_key: str = "#") -> Consumer:
+        return cls(await bus.subscribe(bus_port.Binding(exchange=exchange, routing_key=routing_key)))
+
+    async def _run(self) -> None:
+        async for delivery in self.subscription:
+            self.received.append(delivery.message)
+            await delivery.ack()
+
+    def unique(self) -> list[bus_port.Message]:
+        seen: dict[str, bus_port.Message] = {}
+        for m in self.received:
+            seen.setdefault(m.message_id, m)
+        return list(seen.values())
+
+    async def wait_for(self, count: int) -> list[bus_port.Message]:
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while len(self.unique()) < count:
+            assert asyncio.get_running_loop().time() < deadline, f"got {len(self.unique())} of {count}"
+            await asyncio.sleep(0.02)
+        return self.unique()
+
+    async def close(self) -> None:
+        await self.subscription.close()
+        await self._task
+
+
+@contextlib.asynccontextmanager
+async def running(
+    store: port.Store, bus: bus_port.Bus, *, exchange: str = EXCHANGE, lease: float = 15.0, drain: bool = True
+) -> AsyncIterator[core.StorageService]:
+    """A storage service with its drainer running (unless ``drain`` is False: a process that dies)."""
+    service = core.StorageService(
+        store, bus, settings=config.StorageSettings(), exchange=exchange, lease=lease
+    )
+    task = tasks.create_guarded_task(name="test.outbox", coro=service.outbox.run()) if drain else None
+    try:
+        yield service
+    finally:
+        await service.close()
+        if task is not None:
+            await tasks.stop_tasks([task])
+            await service.outbox.close()
+
+
+def pod(name: str, version: int, namespace: str = "default") -> documents.Resource:
+    data = {"metadata": {"name": name}, "v": version}
+    return documents.Resource("BCS-K8S-1", "Pod", name, data, namespace=namespace)
+
+
+def pods(messages: Iterable[bus_port.Message], name: str) -> list[tuple[str, int]]:
+    """The (event, version) sequence the messages say about pod ``name``."""
+    return [
+        (m.headers["event"], json.loads(m.body)["v"])
+        for m in messages
+        if m.headers["resourceType"] == "Pod" and m.headers["resourceName"] == name
+    ]
+
+
+async def _churn(service: core.StorageService) -> int:
+    """A fixed set of changes; returns how many public messages they make."""
+    await service.put_resources([pod(f"p{i}", 1) for i in range(5)])  # 5
+    await service.put_resource(pod("p1", 2))  # 6
+    await service.put_resource(pod("p1", 3))  # 7
+    await service.delete_resources("Pod", c.key_match(pod("p2", 0).key()))  # 8
+    await service.put_resource(documents.Resource("BCS-K8S-1", "ConfigMap", "cm", {"a": 1}, namespace="x"))
+    await service.put_resource(
+        documents.Resource("BCS-K8S-1", "Deployment", "d", {"v": 1}, namespace="x")
+    )  # 9
+    return 9
+
+
+@pytest.fixture
+async def rabbit(amqp_url: str) -> AsyncIterator[tuple[bus_port.Bus, str]]:
+    names = Names()
+    names.exchanges.append(messages.watch_exchange(names.exchange))
+    bus = bus_port.open_bus(config.BusSettings(backend="rabbitmq", url=amqp_url, exchange=names.exchange))
+    await bus.start()
+    try:
+        yield bus, names.exchange
+    finally:
+        await bus.close()
+        await delete_broker_names(amqp_url, names)
+
+
+async def test_rabbitmq_consumer_gets_exactly_the_published_set_in_order(
+    store: port.Store, rabbit: tuple[bus_port.Bus, str]
+) -> None:
+    bus, exchange = rabbit
+    consumer = await Consumer.bind(bus, exchange)
+    try:
+        async with running(store, bus, exchange=exchange) as service:
+            expected = await _churn(service)
+            messages = await consumer.wait_for(expected)
+            # Everything the drainer published is in; nothing more arrives on the public exchange.
+            await _drained(service)
+        assert len(consumer.unique()) == expected
+    finally:
+        await consumer.close()
+
+    assert pods(messages, "p1") == [("update", 1), ("update", 2), ("update", 3)]
+    assert pods(messages, "p2") == [("update", 1), ("delete", 1)]
+    assert {m.routing_key for m in messages} == {"Pod", "Deployment"}  # ConfigMap is not published
+    p0 = next(m for m in messages if m.headers.get("resourceName") == "p0")
+    assert dict(p0.headers) == {
+        "clusterId": "BCS-K8S-1",
+        "namespace": "default",
+        "resourceType": "Pod",
+        "resourceName": "p0",
+        "event": "update",
+    }
+    assert json.loads(p0.body) == {"metadata": {"name": "p0"}, "v": 1}
+    assert p0.persistent
+    assert p0.exchange == exchange
+
+
+async def _drained(service: core.StorageService) -> None:
+    deadline = asyncio.get_running_loop().time() + DEADLINE
+    while await service.store.count(outbox.OUTBOX, None, include_deleted=True):
+        assert asyncio.get_running_loop().time() < deadline, "the outbox never emptied"
+        await asyncio.sleep(0.02)
+
+
+async def test_writes_succeed_while_the_bus_is_down_and_are_published_after(store: port.Store) -> None:
+    bus = FlakyBus()
+    await bus.start()
+    consumer = await Consumer.bind(bus, EXCHANGE)
+    try:
+        async with running(store, bus) as service:
+            bus.down = True
+            expected = await _churn(service)
+            # The drainer failed and parked the changes in the store, ready for anyone.
+            deadline = asyncio.get_running_loop().time() + DEADLINE
+            while await store.count(outbox.OUTBOX, c.Eq("state", "ready")) < 8:
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.02)
+            assert bus.failed > 0
+            assert consumer.received == []
+            bus.down = False
+            messages = await consumer.wait_for(expected)
+            await _drained(service)
+        assert len(consumer.unique()) == expected
+        assert pods(messages, "p1") == [("update", 1), ("update", 2), ("update", 3)]
+        assert pods(messages, "p2") == [("update", 1), ("delete", 1)]
+    finally:
+        await consumer.close()
+        await bus.close()
+
+
+async def test_a_restart_publishes_what_was_left(store: port.Store) -> None:
+    dead = FlakyBus()
+    dead.down = True
+    async with running(store, dead) as first:
+        expected = await _churn(first)
+    assert await store.count(outbox.OUTBOX, None) == expected + 1  # + the ConfigMap's (watch only)
+
+    bus = FlakyBus()
+    await bus.start()
+    consumer = await Consumer.bind(bus, EXCHANGE)
+    try:
+        async with running(store, bus) as second:
+            messages = await consumer.wait_for(expected)
+            await _drained(second)
+        assert len(consumer.unique()) == expected
+        assert pods(messages, "p1") == [("update", 1), ("update", 2), ("update", 3)]
+    finally:
+        await consumer.close()
+        await bus.close()
+
+
+async def test_a_dead_owners_entries_are_adopted_once_and_checked(store: port.Store) -> None:
+    bus = FlakyBus()
+    await bus.start()
+    consumer = await Consumer.bind(bus, EXCHANGE)
+    try:
+        # A process that records and writes changes, then dies before publishing them; one change
+        # was recorded but never written (it died in between): that one must not be announced.
+        # Unconfirmed entries of a crashed owner collapse to what the store holds now (a's first
+        # version is gone from the store, so it is not announced after the fact).
+        async with running(store, bus, lease=0.3, drain=False) as dead:
+            await dead.put_resources([pod("a", 1), pod("b", 1)])
+            await dead.put_resource(pod("a", 2))
+            never = dead._entry("update", pod("c", 1).key(), {"v": 1})
+            await dead.outbox.prepare([never])
+        # Two survivors race for the orphans: exactly one adopts them.
+        async with running(store, bus, lease=0.3) as one, running(store, bus, lease=0.3) as two:
+            messages = await consumer.wait_for(2)
+            await _drained(one)
+            assert two.outbox.owner != one.outbox.owner
+        assert len(consumer.received) == 2  # no duplicates either
+        assert pods(messages, "a") == [("update", 2)]
+        assert pods(messages, "b") == [("update", 1)]
+        assert await store.count(outbox.OWNERS, None, include_deleted=True) == 0  # leases cleaned up
+    finally:
+        await consumer.close()
+        await bus.close()
+
+
+class FailingStore:
+    """Wraps a store; the next write of a resource fails, before or after reaching the store."""
+
+    def __init__(self, inner: port.Store) -> None:
+        self.inner = inner
+        self.fail: str | None = None  # "before" | "after"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def _write(self, collection: str, write: Any) -> Any:
+        when = None
+        if not collection.startswith("_bcs"):  # resources only, not the outbox or its leases
+            when, self.fail = self.fail, None
+        if when == "before":
+            raise errors.PortUnavailable("store: down (test)")
+        result = await write()
+        if when == "after":
+            raise errors.PortUnavailable("store: the answer was lost (test)")
+        return result
+
+    async def upsert_many(self, collection: str, items: Any) -> int:
+        return await self._write(collection, lambda: self.inner.upsert_many(collection, items))
+
+    async def upsert(self, collection: str, key: Any, data: Any, *, extra: Any = None) -> Any:
+        return await self._write(collection, lambda: self.inner.upsert(collection, key, data, extra=extra))
+
+
+async def test_a_failed_write_is_announced_only_if_it_landed(store: port.Store) -> None:
+    bus = FlakyBus()
+    await bus.start()
+    flaky = FailingStore(store)
+    consumer = await Consumer.bind(bus, EXCHANGE)
+    try:
+        async with running(flaky, bus) as service:  # type: ignore[arg-type]
+            flaky.fail = "before"
+            with pytest.raises(errors.PortUnavailable):
+                await service.put_resource(pod("lost", 1))
+            flaky.fail = "after"
+            with pytest.raises(errors.PortUnavailable):
+                await service.put_resource(pod("landed", 1))
+            await service.put_resources([pod("fine", 1), pod("fine2", 1)])  # the bulk path
+            flaky.fail = "after"
+            with pytest.raises(errors.PortUnavailable):
+                await service.put_resources([pod("landed2", 1), pod("landed3", 1)])
+            await _drained(service)
+        assert sorted(m.headers["resourceName"] for m in consumer.unique()) == [
+            "fine",
+            "fine2",
+            "landed",
+            "landed2",
+            "landed3",
+        ]
+    finally:
+        await consumer.close()
+        await bus.close()
+
+
+async def test_watch_messages_carry_every_type_on_the_internal_exchange(store: port.Store) -> None:
+    bus = FlakyBus()
+    await bus.start()
+    watch = await Consumer.bind(bus, messages.watch_exchange(EXCHANGE))
+    try:
+        async with running(store, bus) as service:
+            await service.put_resource(
+                documents.Resource("BCS-K8S-1", "ConfigMap", "cm", {"a": 1}, namespace="x")
+            )
+            await service.put_resource(
+                documents.Resource("BCS-K8S-1", "ConfigMap", "cm", {"a": 2}, namespace="x")
+            )
+            await service.delete_resources("ConfigMap", c.Eq("clusterId", "BCS-K8S-1"))
+            received = await watch.wait_for(3)
+        assert [m.routing_key for m in received] == ["d.BCS-K8S-1.ConfigMap"] * 3
+        assert [m.headers["watchType"] for m in received] == ["1", "3", "2"]
+        values = [json.loads(m.body) for m in received]
+        assert [v["data"] for v in values] == [{"a": 1}, {"a": 2}, {"a": 2}]
+        assert [v["_isBcsObjectDeleted"] for v in values] == [False, False, True]
+        assert values[0]["createTime"].endswith("Z")
+        assert values[0]["resourceName"] == "cm"
+    finally:
+        await watch.close()
+        await bus.close()
