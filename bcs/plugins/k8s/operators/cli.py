@@ -1,0 +1,213 @@
+"""Running the operators: ``bcs operator --kubeconfig F`` and ``bcs crds install --kubeconfig F``.
+
+:func:`run_operators` is what both the standalone command and ``bcs serve`` (one per cluster that
+enables operators) run: a :class:`~bcs.plugins.k8s.kube.leader.LeaderElector` whose leader runs the
+selected controllers, so two replicas never both act. :func:`install_crds` server-side-applies the CRDs
+under ``config/crds/`` and waits until the API serves them. The lead wires :func:`configure_parser` /
+:func:`run` into ``bcs`` (``operator``) and :func:`configure_crds_parser` / :func:`run_crds` (``crds``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import pathlib
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from bcs import errors
+from bcs.plugins.k8s.kube import client, leader
+from bcs.plugins.k8s.operators.gamedeployment import controller as gd_controller
+from bcs.plugins.k8s.operators.gamestatefulset import controller as gsts_controller
+from bcs.plugins.k8s.operators.hook import controller as hook_controller
+
+__all__ = [
+    "CRD_DIR",
+    "CRDS",
+    "OPERATORS",
+    "configure_parser",
+    "configure_crds_parser",
+    "install_crds",
+    "apply_crds",
+    "run",
+    "run_crds",
+    "run_operators",
+]
+
+logger = logging.getLogger(__name__)
+
+CRD_DIR = pathlib.Path(__file__).resolve().parents[4] / "config" / "crds"
+CRDS = client.Resource(
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
+)
+OPERATORS = ("hook", "gamedeployment", "gamestatefulset")
+FIELD_MANAGER = "bcs"
+
+
+def _crd_files(directory: pathlib.Path) -> list[pathlib.Path]:
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file())
+
+
+async def apply_crds(
+    kube: client.KubeClient, *, directory: pathlib.Path = CRD_DIR, timeout: float = 30.0
+) -> list[str]:
+    """Server-side apply every CRD in ``directory``; wait until each is served. Returns their names."""
+    names = []
+    for path in _crd_files(directory):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc:
+                continue
+            name = doc["metadata"]["name"]
+            await kube.patch(
+                CRDS, None, name, doc, patch_type=client.APPLY_PATCH, field_manager=FIELD_MANAGER, force=True
+            )
+            names.append(name)
+            await _wait_served(kube, doc, timeout=timeout)
+    return names
+
+
+async def _wait_served(kube: client.KubeClient, crd: dict[str, Any], *, timeout: float) -> None:
+    spec = crd["spec"]
+    deadline = time.monotonic() + timeout
+    for version in spec["versions"]:
+        path = f"/apis/{spec['group']}/{version['name']}"
+        while True:
+            try:
+                listing = await kube.request("GET", path)
+                if any(r.get("name") == spec["names"]["plural"] for r in listing.get("resources") or []):
+                    break
+            except errors.NotFound:
+                pass
+            if time.monotonic() > deadline:
+                raise errors.BackendUnavailable(f"CRD {crd['metadata']['name']} not served after {timeout}s")
+            await asyncio.sleep(0.1)
+
+
+async def install_crds(kubeconfig: str, *, directory: pathlib.Path = CRD_DIR) -> list[str]:
+    """``bcs crds install``: apply the CRDs to the cluster of ``kubeconfig``."""
+    async with await client.connect(kubeconfig) as kube:
+        return await apply_crds(kube, directory=directory)
+
+
+async def run_operators(
+    kube: client.KubeClient,
+    *,
+    operators: Sequence[str] = OPERATORS,
+    identity: str | None = None,
+    lease_namespace: str = "kube-system",
+    lease_name: str = "bcs-operators",
+    lease_duration: float = 15.0,
+    renew_deadline: float = 10.0,
+    retry_period: float = 2.0,
+    release_on_cancel: bool = True,
+    namespace: str | None = None,
+    controllers: list[Any] | None = None,
+) -> None:
+    """Run the selected operators on ``kube`` behind a Lease, until cancelled.
+
+    ``controllers``, when given, receives the controller objects each time this replica starts leading
+    (tests and ``bcs serve`` use it to reach metrics).
+    """
+    unknown = sorted(set(operators) - set(OPERATORS))
+    if unknown:
+        raise errors.ConfigError(f"unknown operators {unknown}; available: {list(OPERATORS)}")
+    identity = identity or f"{socket.gethostname()}-{os.getpid()}"
+
+    async def lead() -> None:
+        built: list[Any] = (
+            [hook_controller.HookController(kube, namespace=namespace)] if "hook" in operators else []
+        )
+        if "gamedeployment" in operators:
+            built.append(gd_controller.GameDeploymentController(kube, namespace=namespace))
+        if "gamestatefulset" in operators:
+            built.append(gsts_controller.GameStatefulSetController(kube, namespace=namespace))
+        if controllers is not None:
+            controllers.extend(built)
+        await asyncio.gather(*(c.run() for c in built))
+
+    elector = leader.LeaderElector(
+        kube,
+        name=lease_name,
+        namespace=lease_namespace,
+        identity=identity,
+        lead=lead,
+        lease_duration=lease_duration,
+        renew_deadline=renew_deadline,
+        retry_period=retry_period,
+        release_on_cancel=release_on_cancel,
+    )
+    await elector.run()
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bcs operator``."""
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
+    parser.add_argument("--context", help="kubeconfig context to use")
+    parser.add_argument(
+        "--operators",
+        default=",".join(OPERATORS),
+        help=f"comma-separated operators to run ({', '.join(OPERATORS)})",
+    )
+    parser.add_argument("--namespace", help="only watch this namespace (default: all)")
+    parser.add_argument(
+        "--lease-namespace", default="kube-system", help="namespace of the leader-election Lease"
+    )
+    parser.add_argument("--lease-name", default="bcs-operators", help="name of the leader-election Lease")
+    parser.add_argument("--identity", help="this replica's identity in the Lease (default: host-pid)")
+    parser.add_argument("--lease-duration", type=float, default=15.0, help="seconds a Lease is valid")
+    parser.add_argument(
+        "--renew-deadline", type=float, default=10.0, help="seconds the leader keeps retrying"
+    )
+    parser.add_argument("--retry-period", type=float, default=2.0, help="seconds between Lease attempts")
+
+
+def configure_crds_parser(parser: argparse.ArgumentParser) -> None:
+    """Options of ``bcs crds install``."""
+    parser.add_argument("--kubeconfig", required=True, help="kubeconfig file of the target cluster")
+    parser.add_argument("--dir", default=str(CRD_DIR), help="directory of CRD YAML files")
+
+
+async def _operator_main(args: argparse.Namespace) -> None:
+    kube = await client.connect(args.kubeconfig, context=args.context)
+    async with kube:
+        await run_operators(
+            kube,
+            operators=[o.strip() for o in args.operators.split(",") if o.strip()],
+            identity=args.identity,
+            lease_namespace=args.lease_namespace,
+            lease_name=args.lease_name,
+            lease_duration=args.lease_duration,
+            renew_deadline=args.renew_deadline,
+            retry_period=args.retry_period,
+            namespace=args.namespace,
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """``bcs operator``: run until interrupted; 0 on Ctrl-C, 1 on a startup error."""
+    try:
+        asyncio.run(_operator_main(args))
+    except KeyboardInterrupt:
+        return 0
+    except errors.BcsError as e:
+        logger.error("%s", e.message)
+        return 1
+    return 0
+
+
+def run_crds(args: argparse.Namespace) -> int:
+    """``bcs crds install``: print each applied CRD; 1 when the cluster refused them."""
+    try:
+        names = asyncio.run(install_crds(args.kubeconfig, directory=pathlib.Path(args.dir)))
+    except errors.BcsError as e:
+        print(f"error: {e.message}")
+        return 1
+    for name in names:
+        print(f"customresourcedefinition.apiextensions.k8s.io/{name} serverside-applied")
+    return 0

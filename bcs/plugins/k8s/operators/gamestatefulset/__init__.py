@@ -1,0 +1,1 @@
+"""The GameStatefulSet operator (``tkex.tencent.com/v1alpha1``): ordinals, PVCs, partitioned updates."""
