@@ -1,38 +1,28 @@
-"""Hook implementations of the ``mesos`` plugin and its ``[plugins.mesos]`` settings."""
+"""Hook implementations of the ``mesos`` plugin; the backend and its settings live in ``.backend``."""
 
 from __future__ import annotations
 
+import argparse
 from typing import TYPE_CHECKING
-
-import attrs
 
 import bcs
 from bcs import config
-from bcs.core import backend
+from bcs.plugins.mesos import backend as mesos_backend
 
 if TYPE_CHECKING:
     from bcs.config import BcsSettings
+    from bcs.core import backend
 
-__all__ = ["MesosBackend", "MesosSettings", "bcs_check_config", "bcs_register_backends"]
+__all__ = [
+    "MesosBackend",
+    "MesosSettings",
+    "bcs_check_config",
+    "bcs_register_backends",
+    "bcs_register_commands",
+]
 
-
-@attrs.frozen
-class MesosSettings:
-    """``[plugins.mesos]``."""
-
-    masters: tuple[str, ...] = attrs.field(default=(), converter=tuple)  # master URLs
-    framework_name: str = "bcs"
-    failover_timeout: float = 7 * 24 * 3600.0  # seconds the master keeps our tasks after we vanish
-
-
-class MesosBackend(backend.Backend):
-    """Mesos clusters (engine type ``mesos``)."""
-
-    engines = ("mesos",)
-
-    @staticmethod
-    def name() -> str:
-        return "mesos"
+MesosBackend = mesos_backend.MesosBackend
+MesosSettings = mesos_backend.MesosSettings
 
 
 @bcs.hookimpl
@@ -45,3 +35,16 @@ def bcs_check_config(settings: BcsSettings) -> None:
     config.build_section(
         MesosSettings, settings.plugin_config("mesos"), source=settings.source, path="plugins.mesos"
     )
+
+
+@bcs.hookimpl
+def bcs_register_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from bcs.plugins.mesos import cli  # the client verbs load only when the command line is built
+
+    parser = subparsers.add_parser(
+        "mesos",
+        help="apply, get, scale and delete Mesos applications through the gateway",
+        description=(cli.__doc__ or "").strip().splitlines()[0],
+    )
+    cli.configure_parser(parser)
+    parser.set_defaults(handler=cli.run)

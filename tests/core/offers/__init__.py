@@ -1,0 +1,1 @@
+"""Tests of the engine-neutral offer pool, constraints and placement."""

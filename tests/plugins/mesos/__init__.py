@@ -1,0 +1,1 @@
+"""Tests of the Mesos plugin: scheduler, driver API, data watch, CLI."""
