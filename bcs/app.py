@@ -20,8 +20,19 @@ from aiohttp import web
 
 from bcs import errors, keys, plugin_manager
 from bcs.config import BcsSettings
-from bcs.core import backend, bus, kv, ports, registry, tasks, utils
-from bcs.gateway import health, metrics, middlewares
+from bcs.core import backend, bus, kv, ports, registry, tasks, users, utils
+from bcs.gateway import (
+    auth,
+    clustermanager,
+    health,
+    metrics,
+    middlewares,
+    openapi,
+    proxy,
+    ratelimit,
+    tls,
+    usermanager,
+)
 from bcs.storage import http as storage_http
 from bcs.storage import store
 
@@ -42,7 +53,13 @@ def create_app(settings: BcsSettings, *, plugins: plugin_manager.BcsPlugins | No
     plugins.register_backends(backends)
 
     app = web.Application(
-        middlewares=[middlewares.request_id, middlewares.metrics, middlewares.errors_to_envelope]
+        middlewares=[
+            middlewares.request_id,
+            middlewares.metrics,
+            middlewares.errors_to_envelope,
+            ratelimit.rate_limit,  # before auth: a flood is refused before any token lookup
+            auth.authenticate,  # inside errors_to_envelope, so a refusal is rendered like any error
+        ]
     )
     app[keys.SETTINGS] = settings
     app[keys.PLUGINS] = plugins
@@ -59,12 +76,19 @@ def create_app(settings: BcsSettings, *, plugins: plugin_manager.BcsPlugins | No
     app[keys.BUS] = bus.open_bus(settings.bus)
     app[keys.PORTS] = {"kv": app[keys.KV], "store": app[keys.STORE], "bus": app[keys.BUS]}
     app[keys.CLUSTERS] = registry.ClusterRegistry(app[keys.KV], prefix=settings.kv.prefix)
+    app[keys.USERS] = users.UserManager(
+        app[keys.KV], prefix=settings.kv.prefix, admin_token=app[keys.ADMIN_TOKEN]
+    )
+    tls_files = tls.prepare(settings.server, data_dir=settings.data_path)
+    app[keys.GATEWAY_CA_PEM] = tls_files.ca_pem if tls_files is not None else ""
+    app[keys.RATE_LIMITER] = ratelimit.RateLimiter(settings.server.rate_limit, settings.server.rate_burst)
 
     app.cleanup_ctx.extend(
         [
             _port_ctx("kv"),
             _port_ctx("store"),
             _port_ctx("bus"),
+            auth.users_ctx,
             storage_http.storage_ctx,
             _clusters_ctx,
             _backends_ctx,
@@ -74,7 +98,11 @@ def create_app(settings: BcsSettings, *, plugins: plugin_manager.BcsPlugins | No
     app.router.add_routes(health.routes)
     storage_http.setup(app, store=app[keys.STORE], bus=app[keys.BUS], settings=settings)
     app.router.add_get("/metrics", metrics.handle_metrics)
+    app.router.add_routes(usermanager.routes)
+    app.router.add_routes(clustermanager.routes)
+    app.router.add_routes(openapi.routes)
     app.router.add_routes(plugins.register_routes(settings))
+    proxy.setup(app)  # the cluster reverse proxy and the Mesos driver route
     return app
 
 
@@ -158,6 +186,8 @@ async def _backends_ctx(app: web.Application) -> AsyncIterator[None]:
                 clusters=app[keys.CLUSTERS],
                 store=app[keys.STORE],
                 config=settings.plugin_config(cls.name()),
+                storage=app.get(keys.STORAGE),
+                metrics=app[keys.METRICS].registry,
             )
             instance = cls(context)
             await instance.start()

@@ -16,6 +16,8 @@ import attrs
 from bcs import errors
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bcs.config import BcsSettings
     from bcs.core import registry as registry_mod
     from bcs.core.bus import Bus
@@ -34,6 +36,8 @@ class BackendContext:
     clusters: registry_mod.ClusterRegistry
     store: Any = None
     config: Mapping[str, Any] = attrs.field(factory=dict)  # the plugin's own [plugins.<name>] table
+    storage: Any = None  # the storage service of this process (bcs.storage.service.core.StorageService)
+    metrics: Any = None  # the application's prometheus CollectorRegistry (served on /metrics)
 
 
 class Backend(abc.ABC):
@@ -60,6 +64,11 @@ class Backend(abc.ABC):
 
     async def detach_cluster(self, cluster_id: str) -> None:  # noqa: B027
         """A cluster of one of ``engines`` was removed from the registry."""
+
+    async def handle_request(self, cluster: registry_mod.Cluster, request: web.Request) -> web.StreamResponse:
+        """Answer a cluster-scoped API request the gateway routed here (``/bcsapi/v4/scheduler/mesos/...``
+        by its ``BCS-ClusterID`` header); the default serves none."""
+        raise errors.NotFound(f"backend {self.name()} serves no HTTP API for cluster {cluster.clusterID}")
 
 
 @attrs.define

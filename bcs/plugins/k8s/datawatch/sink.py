@@ -1,0 +1,174 @@
+"""Where the data watch writes: the :class:`Sink` interface and its in-process implementation.
+
+:class:`ServiceSink` calls the storage service of this process (``bcs serve``: no HTTP, bulk writes);
+:class:`bcs.plugins.k8s.datawatch.httpsink.HttpSink` speaks the storage HTTP API (``bcs agent watch``
+running inside a cluster). Both raise a :class:`bcs.errors.BcsError` for a failure worth retrying;
+an object the storage refuses as malformed (400) is logged and skipped, since retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import datetime
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from bcs import errors
+from bcs.plugins.k8s.datawatch import convert
+from bcs.storage.service import documents
+from bcs.storage.store import conditions as c
+
+if TYPE_CHECKING:
+    from bcs.storage.service.core import StorageService
+
+__all__ = [
+    "Delete",
+    "Put",
+    "ServiceSink",
+    "Sink",
+    "StoredEvents",
+    "StoredKeys",
+    "parse_stored_events",
+    "parse_stored_keys",
+]
+
+logger = logging.getLogger(__name__)
+
+DELETE_CHUNK = 200  # objects named in one delete condition
+EVENT_CONCURRENCY = 16
+RV = "data.metadata.resourceVersion"
+
+StoredKeys = dict[str, str]  # informer key (ns/name or name) -> stored resourceVersion
+StoredEvents = set[tuple[str, str]]  # (informer key, resourceVersion) of stored events
+
+
+@attrs.frozen
+class Put:
+    """Store ``data`` as ``resource_type`` ``namespace/name`` (namespace ``""``: cluster-scoped)."""
+
+    resource_type: str
+    namespace: str
+    name: str
+    data: Mapping[str, Any]
+
+
+@attrs.frozen
+class Delete:
+    resource_type: str
+    namespace: str
+    name: str
+
+
+class Sink(abc.ABC):
+    """The storage, as the data watch of one or more clusters sees it."""
+
+    @abc.abstractmethod
+    async def put(self, cluster_id: str, items: Sequence[Put]) -> None:
+        """Upsert every item (one object appears at most once)."""
+
+    @abc.abstractmethod
+    async def delete(self, cluster_id: str, items: Sequence[Delete]) -> None:
+        """Delete every item that is stored (absent ones are no error)."""
+
+    @abc.abstractmethod
+    async def put_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Store events in the storage event shape (:func:`convert.event_record`)."""
+
+    @abc.abstractmethod
+    async def stored(self, cluster_id: str, resource_type: str) -> StoredKeys:
+        """The live stored objects of one kind of a cluster, with their resourceVersions."""
+
+    @abc.abstractmethod
+    async def stored_events(self, cluster_id: str, since: float) -> StoredEvents:
+        """The stored events of a cluster whose event time is at or after ``since`` (unix seconds)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional
+        """Release connections."""
+
+
+def parse_stored_keys(docs: Iterable[Mapping[str, Any]]) -> StoredKeys:
+    out = {}
+    for doc in docs:
+        rv = ((doc.get("data") or {}).get("metadata") or {}).get("resourceVersion")
+        out[convert.join_key(doc.get("namespace") or "", str(doc.get("resourceName")))] = str(rv or "")
+    return out
+
+
+def parse_stored_events(docs: Iterable[Mapping[str, Any]]) -> StoredEvents:
+    out = set()
+    for doc in docs:
+        meta = (doc.get("data") or {}).get("metadata") or {}
+        key = convert.join_key(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        out.add((key, str(meta.get("resourceVersion") or "")))
+    return out
+
+
+class ServiceSink(Sink):
+    """Writes through the :class:`~bcs.storage.service.core.StorageService` of this process."""
+
+    def __init__(self, service: StorageService) -> None:
+        self.service = service
+
+    async def put(self, cluster_id: str, items: Sequence[Put]) -> None:
+        resources = []
+        for item in items:
+            try:
+                resources.append(
+                    documents.Resource(
+                        cluster_id=cluster_id,
+                        resource_type=item.resource_type,
+                        name=item.name,
+                        namespace=item.namespace or None,
+                        data=item.data,
+                    )
+                )
+            except errors.BadRequest as e:
+                logger.error("cluster %s: %s %s not stored: %s", cluster_id, item.resource_type, item.name, e)
+        if resources:
+            await self.service.put_resources(resources)
+
+    async def delete(self, cluster_id: str, items: Sequence[Delete]) -> None:
+        by_type: dict[str, list[Delete]] = {}
+        for item in items:
+            by_type.setdefault(item.resource_type, []).append(item)
+        for resource_type, group in by_type.items():
+            for start in range(0, len(group), DELETE_CHUNK):
+                chunk = group[start : start + DELETE_CHUNK]
+                named = [c.key_match(_key(cluster_id, d)) for d in chunk]
+                await self.service.delete_resources(resource_type, c.Or(*named))
+
+    async def put_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        limit = asyncio.Semaphore(EVENT_CONCURRENCY)
+
+        async def one(event: Mapping[str, Any]) -> None:
+            async with limit:
+                try:
+                    await self.service.events.put(event)
+                except errors.BadRequest as e:
+                    logger.error("cluster %s: event not stored: %s", event.get("clusterId"), e)
+
+        results = await asyncio.gather(*(one(e) for e in events), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def stored(self, cluster_id: str, resource_type: str) -> StoredKeys:
+        query = c.Query(c.Eq("clusterId", cluster_id), fields=["namespace", "resourceName", RV])
+        return parse_stored_keys(await self.service.find_resources(resource_type, query))
+
+    async def stored_events(self, cluster_id: str, since: float) -> StoredEvents:
+        when = datetime.datetime.fromtimestamp(since, datetime.UTC)
+        where = c.And(c.Eq("clusterId", cluster_id), c.Range("eventTime", gte=when))
+        fields = ["data.metadata.namespace", "data.metadata.name", RV]
+        return parse_stored_events(await self.service.events.find(c.Query(where, fields=fields)))
+
+
+def _key(cluster_id: str, item: Delete) -> dict[str, str]:
+    key = {"clusterId": cluster_id, "resourceType": item.resource_type, "resourceName": item.name}
+    if item.namespace:
+        key["namespace"] = item.namespace
+    return key
