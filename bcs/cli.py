@@ -21,7 +21,7 @@ import attrs
 from aiohttp import web
 
 import bcs
-from bcs import config, errors, logs, plugin_manager
+from bcs import client, config, demo, errors, logs, plugin_manager, workers
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "build_parser", "main"]
 
@@ -71,11 +71,18 @@ def build_parser(plugins: plugin_manager.BcsPlugins | None = None) -> argparse.A
     version = sub.add_parser("version", help="print the version", description="Print the version.")
     version.set_defaults(handler=cmd_version)
 
+    demo_parser = sub.add_parser(
+        "demo", help="run bcs with two simulated clusters registered through the kube agent"
+    )
+    demo.configure_parser(demo_parser)
+    demo_parser.set_defaults(handler=demo.run)
+
     sim = sub.add_parser("sim", help="run simulated clusters", description="Run simulated clusters.")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="KIND", required=True)
     for name, module in SIMULATORS.items():
         _add_simulator(sim_sub, name, module)
 
+    client.register_commands(sub)  # cluster, credential, user, token, permission, kubeconfig
     if plugins is not None:
         plugins.register_commands(sub)
     return parser
@@ -122,24 +129,55 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = attrs.evolve(server, port=args.port)
     settings = attrs.evolve(settings, server=server)
     logs.setup_logging(log_format=settings.server.log_format, level=settings.server.log_level)
+    if settings.server.workers > 1:
+        return workers.serve_workers(settings, serve=serve)
     return asyncio.run(serve(settings))
 
 
-async def serve(settings: config.BcsSettings, *, ready: Callable[[str], None] | None = None) -> int:
-    """Serve until SIGTERM/SIGINT, then stop in order: sites, handlers, cleanup contexts."""
+def _url(host: str, port: int, *, tls: bool) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+async def serve(
+    settings: config.BcsSettings,
+    *,
+    ready: Callable[[str], None] | None = None,
+    reuse_port: bool = False,
+    banner: bool = True,
+) -> int:
+    """Serve until SIGTERM/SIGINT, then stop in order: sites, handlers, cleanup contexts.
+
+    HTTPS unless ``[server] tls = "off"``; ``reuse_port`` lets several worker processes share the port.
+    """
     from bcs import app as app_mod  # the composition root is only needed when serving
+    from bcs.gateway import accesslog, tls
 
     app = app_mod.create_app(settings)
+    files = tls.prepare(settings.server, data_dir=settings.data_path)  # made by create_app; reused
+    ssl_context = tls.server_context(files) if files is not None else None
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=settings.server.shutdown_timeout
+        app,
+        handle_signals=False,
+        access_log_class=accesslog.AccessLogger,
+        access_log=logging.getLogger("bcs.access") if settings.server.access_log else None,
+        shutdown_timeout=settings.server.shutdown_timeout,
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.server.host, settings.server.port)
+        site = web.TCPSite(
+            runner,
+            settings.server.host,
+            settings.server.port,
+            ssl_context=ssl_context,
+            reuse_port=reuse_port or None,
+        )
         await site.start()
         host, port = runner.addresses[0][:2]
-        url = f"http://{host}:{port}"
-        print(f"bcs {bcs.__version__} serving on {url} (config: {settings.source})", flush=True)
+        url = _url(host, port, tls=ssl_context is not None)
+        if banner:
+            ca = f"; gateway CA: {files.ca_file}" if files is not None and files.ca_file else ""
+            print(f"bcs {bcs.__version__} serving on {url} (config: {settings.source}{ca})", flush=True)
         if ready is not None:
             ready(url)
         stop = asyncio.Event()

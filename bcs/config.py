@@ -75,6 +75,7 @@ class ServerSettings:
     workers: int = attrs.field(default=1, metadata=_doc("processes sharing the port (SO_REUSEPORT)"))
     rate_limit: float = attrs.field(default=1000.0, metadata=_doc("requests per second per token"))
     rate_burst: int = attrs.field(default=500, metadata=_doc("burst above rate_limit per token"))
+    access_log: bool = attrs.field(default=True, metadata=_doc("one line per request (never secrets)"))
 
 
 @attrs.frozen

@@ -7,19 +7,24 @@ Every error carries a class-level HTTP ``status`` and a bk-bcs ``code`` for the 
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "BackendUnavailable",
     "BadRequest",
     "BcsError",
     "ClusterNotFound",
+    "ClusterUnavailable",
     "ConfigError",
     "Conflict",
     "Forbidden",
+    "GatewayTimeout",
     "NotFound",
     "PermanentError",
     "PortUnavailable",
     "StartupError",
     "TemporaryError",
+    "TooManyRequests",
     "Unauthorized",
 ]
 
@@ -85,6 +90,32 @@ class BackendUnavailable(BcsError):
 
     status = 502
     code = ADDITION_ERROR_CODE + 502
+
+
+class ClusterUnavailable(BackendUnavailable):
+    """The registry's health probe marks the cluster unreachable: refused at once, not after a timeout."""
+
+    status = 503
+    code = ADDITION_ERROR_CODE + 503
+
+
+class GatewayTimeout(BackendUnavailable):
+    """A cluster or an upstream service did not answer in time; the message names it."""
+
+    status = 504
+    code = ADDITION_ERROR_CODE + 504
+
+
+class TooManyRequests(BcsError):
+    """The caller's token spent its rate budget; ``retry_after`` is in seconds."""
+
+    status = 429
+    code = ADDITION_ERROR_CODE + 429
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 
 class PortUnavailable(BackendUnavailable):

@@ -13,10 +13,15 @@ if TYPE_CHECKING:
     from bcs.config import BcsSettings
     from bcs.core.backend import Backend, BackendRegistry
     from bcs.core.bus import Bus
+    from bcs.core.discovery import ServiceView
     from bcs.core.kv import KV as KVPort
     from bcs.core.ports import Port
     from bcs.core.registry import ClusterRegistry
+    from bcs.core.users import UserManager
+    from bcs.gateway.mesosroute import DriverClient
     from bcs.gateway.metrics import Metrics
+    from bcs.gateway.ratelimit import RateLimiter
+    from bcs.gateway.upstreams import Upstreams
     from bcs.plugin_manager import BcsPlugins
     from bcs.storage.store import Store
 
@@ -26,6 +31,10 @@ __all__ = [
     "BACKEND_REGISTRY",
     "BUS",
     "CLUSTERS",
+    "GATEWAY_CA_PEM",
+    "MESOS_DRIVERS",
+    "MESOS_DRIVER_CLIENT",
+    "RATE_LIMITER",
     "KV",
     "METRICS",
     "PLUGINS",
@@ -34,6 +43,8 @@ __all__ = [
     "STORE",
     "STORAGE",
     "TASKS",
+    "USERS",
+    "UPSTREAMS",
 ]
 
 SETTINGS: web.AppKey[BcsSettings] = web.AppKey("settings")
@@ -48,3 +59,10 @@ CLUSTERS: web.AppKey[ClusterRegistry] = web.AppKey("clusters")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 TASKS: web.AppKey[list[asyncio.Task[Any]]] = web.AppKey("tasks")  # plugins' guarded background tasks
 ADMIN_TOKEN: web.AppKey[str] = web.AppKey("admin_token")
+USERS: web.AppKey[UserManager] = web.AppKey("users")  # users, tokens, permissions (auth middleware)
+# The gateway CA as PEM, for kubeconfigs ("" with tls = off, or files whose chain ends in no CA).
+GATEWAY_CA_PEM: web.AppKey[str] = web.AppKey("gateway_ca_pem")
+UPSTREAMS: web.AppKey[Upstreams] = web.AppKey("upstreams")  # per-cluster apiserver pools of the proxy
+RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
+MESOS_DRIVERS: web.AppKey[ServiceView] = web.AppKey("mesos_drivers")  # registered Mesos driver endpoints
+MESOS_DRIVER_CLIENT: web.AppKey[DriverClient] = web.AppKey("mesos_driver_client")  # pool to those drivers

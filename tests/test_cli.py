@@ -29,12 +29,41 @@ def run_bcs(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_help_lists_the_commands() -> None:
     result = run_bcs("--help")
     assert result.returncode == 0
-    for command in ("serve", "config", "version", "sim"):
+    for command in (
+        "serve",
+        "config",
+        "version",
+        "sim",
+        "demo",
+        "agent",
+        "operator",
+        "crds",
+        "mesos",
+        "cluster",
+    ):
         assert command in result.stdout
     assert "Exit codes" in result.stdout
 
 
-@pytest.mark.parametrize("command", [["serve"], ["config", "check"], ["version"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["config", "check"],
+        ["version"],
+        ["demo"],
+        ["sim", "kube"],
+        ["sim", "mesos"],
+        ["agent", "kube"],
+        ["agent", "watch"],
+        ["operator"],
+        ["crds", "install"],
+        ["mesos"],
+        ["cluster", "list"],
+        ["token", "create"],
+        ["kubeconfig"],
+    ],
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = run_bcs(*command, "--help")
     assert result.returncode == 0

@@ -16,6 +16,7 @@ import bcs
 from bcs import app as app_mod
 from bcs import cli, config, errors, hookspecs, keys, plugin_manager
 from bcs.core import backend, registry, tasks
+from bcs.testing import ADMIN_TOKEN
 
 Plugins = Callable[..., plugin_manager.BcsPlugins]
 
@@ -138,7 +139,7 @@ async def test_hook_bcs_register_routes(aiohttp_client, settings, make_plugins: 
             return [web.get("/bcsapi/v4/demo/hello/{name}", hello)]
 
     client = await aiohttp_client(app_mod.create_app(settings, plugins=make_plugins(("routes", Routes()))))
-    resp = await client.get("/bcsapi/v4/demo/hello/world")
+    resp = await client.get("/bcsapi/v4/demo/hello/world", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert resp.status == 200
     assert await resp.json() == {"hello": "world"}
 

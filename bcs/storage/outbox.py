@@ -377,9 +377,13 @@ class Outbox:
         recent = now - datetime.timedelta(seconds=self.lease)
         known = {d["owner"] for d in live} | {self.owner}
         known |= {d["owner"] for d in leases if d.get(store_port.DELETED) and d["updateTime"] > recent}
+        # A state update racing the purge of its entry leaves a ghost with neither owner nor data.
+        await self.store.purge(OUTBOX, c.Exists("owner", present=False))
         # Owners of entries without a lease: a claimer died before finishing the adoption.
         while found := await self.store.find(
-            OUTBOX, c.Query(c.NotIn("owner", sorted(known)), fields=["owner"], limit=1)
+            # Exists: NotIn also matches documents without the field (Mongo semantics).
+            OUTBOX,
+            c.Query(c.And(c.Exists("owner"), c.NotIn("owner", sorted(known))), fields=["owner"], limit=1),
         ):
             stray = found[0]["owner"]
             known.add(stray)

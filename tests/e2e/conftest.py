@@ -6,6 +6,7 @@ import os
 import pathlib
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -14,7 +15,8 @@ import attrs
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SERVING = re.compile(r"serving on (http://\S+)")
+SERVING = re.compile(r"serving on (https?://\S+)")
+GATEWAY_CA = re.compile(r"gateway CA: ([^)\s]+)")
 
 
 @attrs.define
@@ -22,6 +24,15 @@ class Served:
     process: subprocess.Popen[str]
     url: str
     output: list[str]
+    ca_file: str | None = None  # the generated gateway CA (tls = auto), trusted by ssl_context()
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A client context trusting the gateway (None over plain http)."""
+        if not self.url.startswith("https://"):
+            return None
+        return (
+            ssl.create_default_context(cafile=self.ca_file) if self.ca_file else ssl.create_default_context()
+        )
 
     def stop(self, *, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
@@ -35,7 +46,8 @@ class Served:
 
 
 def serve(*args: str, env: dict[str, str], timeout: float = 60.0) -> Served:
-    """Start ``bcs serve --port 0 ...`` and return once it printed its URL."""
+    """Start ``bcs serve --port 0 ...`` and return once it printed its URL (and, over https with a
+    generated certificate, the gateway CA's path)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("BCS_")}
     full_env.update(env)
     process = subprocess.Popen(
@@ -50,6 +62,8 @@ def serve(*args: str, env: dict[str, str], timeout: float = 60.0) -> Served:
     found = threading.Event()
     url: list[str] = []
 
+    ca: list[str] = []
+
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
@@ -57,6 +71,7 @@ def serve(*args: str, env: dict[str, str], timeout: float = 60.0) -> Served:
             m = SERVING.search(line)
             if m and not found.is_set():
                 url.append(m.group(1))
+                ca.extend(GATEWAY_CA.findall(line))
                 found.set()
         found.set()
 
@@ -65,4 +80,4 @@ def serve(*args: str, env: dict[str, str], timeout: float = 60.0) -> Served:
         process.kill()
         process.wait()
         pytest.fail("bcs serve did not start:\n" + "".join(output))
-    return Served(process=process, url=url[0], output=output)
+    return Served(process=process, url=url[0], output=output, ca_file=ca[0] if ca else None)

@@ -6,6 +6,7 @@ import asyncio
 import os
 import pathlib
 import stat
+from typing import Any
 
 import aiohttp
 
@@ -13,8 +14,8 @@ from tests import services
 from tests.e2e import conftest
 
 
-async def _get(url: str) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as session, session.get(url) as resp:
+async def _get(url: str, ssl: Any = True) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as session, session.get(url, ssl=ssl) as resp:
         return resp.status, await resp.json()
 
 
@@ -23,8 +24,8 @@ async def test_embedded_defaults_serve_health_and_readiness(tmp_path: pathlib.Pa
         conftest.serve, "--config", "config/bcs.toml", env={"BCS_SERVER__DATA_DIR": str(tmp_path / "data")}
     )
     try:
-        assert await _get(f"{served.url}/healthz") == (200, {"status": "ok"})
-        status, body = await _get(f"{served.url}/readyz")
+        assert await _get(f"{served.url}/healthz", served.ssl_context()) == (200, {"status": "ok"})
+        status, body = await _get(f"{served.url}/readyz", served.ssl_context())
         assert (status, body["ports"]) == (200, {"kv": "ok", "store": "ok", "bus": "ok"})
         token_file = tmp_path / "data" / "admin-token"
         assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
@@ -54,7 +55,7 @@ async def test_production_config_is_ready_on_real_services_and_reports_kv_down(
         served = await asyncio.to_thread(conftest.serve, "--config", "config/bcs.production.toml", env=env)
 
         async def ready() -> bool:
-            status, body = await _get(f"{served.url}/readyz")
+            status, body = await _get(f"{served.url}/readyz", served.ssl_context())
             return status == 200 and body["ports"] == {"kv": "ok", "store": "ok", "bus": "ok"}
 
         await services.eventually(ready, timeout=30, what="/readyz 200 on etcd, SecantusDB and RabbitMQ")
@@ -62,13 +63,13 @@ async def test_production_config_is_ready_on_real_services_and_reports_kv_down(
         await asyncio.to_thread(etcd.stop)
 
         async def kv_down() -> dict | None:
-            status, body = await _get(f"{served.url}/readyz")
+            status, body = await _get(f"{served.url}/readyz", served.ssl_context())
             return body if status == 503 else None
 
         body = await services.eventually(kv_down, timeout=5, what="/readyz 503 after etcd stopped")
         assert body["ports"] == {"kv": "down", "store": "ok", "bus": "ok"}
         assert body["message"].startswith("kv")
-        assert (await _get(f"{served.url}/healthz"))[0] == 200
+        assert (await _get(f"{served.url}/healthz", served.ssl_context()))[0] == 200
 
         await asyncio.to_thread(etcd.start)
         await services.eventually(ready, timeout=30, what="/readyz 200 again after etcd came back")

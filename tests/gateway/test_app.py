@@ -12,7 +12,7 @@ from aiohttp import web
 import bcs
 from bcs import app as app_mod
 from bcs import config, errors, keys
-from bcs.testing import embedded_settings
+from bcs.testing import ADMIN_TOKEN, embedded_settings
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ async def client(aiohttp_client, settings):
 
     app.router.add_get("/bcsapi/v4/test/boom", boom)
     app.router.add_get("/bcsapi/v4/test/bad", bad)
-    return await aiohttp_client(app)
+    return await aiohttp_client(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
 async def test_healthz_and_readyz_on_embedded_ports(client) -> None:

@@ -136,6 +136,15 @@ BUILTINS: tuple[ResourceType, ...] = (
     ),
     _rt("", "v1", "Endpoints", "endpoints", short_names=("ep",), model="V1Endpoints"),
     _rt("", "v1", "ConfigMap", "configmaps", short_names=("cm",), model="V1ConfigMap"),
+    _rt(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        short_names=("pvc",),
+        subresources=("status",),
+        model="V1PersistentVolumeClaim",
+    ),
     _rt("", "v1", "Secret", "secrets", field_paths=("type",), model="V1Secret"),
     _rt(
         "",
