@@ -7,6 +7,8 @@ import asyncio
 import pathlib
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from bcs import config
 from bcs.core import bus as bus_port
 from bcs.plugins.k8s.datawatch import metrics as metrics_mod
@@ -26,6 +28,8 @@ def _errors(metrics: metrics_mod.Metrics, kind: str) -> float:
     return metrics.value("bcs_datawatch_errors_total", cluster=helpers.CID, kind=kind)
 
 
+# Deadlines, not durations: on a loaded 2-core CI machine SecantusDB restarts and catches up slowly.
+@pytest.mark.timeout(400)
 async def test_store_down_during_churn_converges_after_it_returns(tmp_path: pathlib.Path) -> None:
     mongo = SecantusProcess(tmp_path / "mongo")
     await asyncio.to_thread(mongo.start)
@@ -53,13 +57,13 @@ async def test_store_down_during_churn_converges_after_it_returns(tmp_path: path
             await asyncio.to_thread(mongo.stop)
             changes = sim.cluster.churn.changes
             await eventually(
-                lambda: sim.cluster.churn.changes >= changes + 60, timeout=20, what="churn meanwhile"
+                lambda: sim.cluster.churn.changes >= changes + 60, timeout=60, what="churn meanwhile"
             )
-            await eventually(lambda: _errors(metrics, "Pod") > 0, timeout=20, what="failed writes")
+            await eventually(lambda: _errors(metrics, "Pod") > 0, timeout=60, what="failed writes")
             await asyncio.to_thread(mongo.start)
             sim.cluster.churn.rate = 0
             await eventually(
-                lambda: helpers.converged(sim, service, settings, POD_KINDS), timeout=60, what="convergence"
+                lambda: helpers.converged(sim, service, settings, POD_KINDS), timeout=180, what="convergence"
             )
     finally:
         await bus.close()
@@ -116,7 +120,7 @@ async def test_restart_mid_churn_leaves_nothing_missing_after_the_next_diff(tmp_
         # Down: the churn goes on without us.
         changes = sim.cluster.churn.changes
         await eventually(
-            lambda: sim.cluster.churn.changes >= changes + 60, timeout=20, what="churn meanwhile"
+            lambda: sim.cluster.churn.changes >= changes + 60, timeout=60, what="churn meanwhile"
         )
         assert await helpers.differences(sim, service, settings, POD_KINDS)
         metrics = metrics_mod.Metrics()

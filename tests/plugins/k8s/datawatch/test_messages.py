@@ -9,6 +9,8 @@ import json
 import pathlib
 from typing import Any
 
+import pytest
+
 from bcs import config
 from bcs.core import bus as bus_port
 from bcs.plugins.k8s.datawatch import metrics as metrics_mod
@@ -95,6 +97,7 @@ async def test_each_change_is_one_message_and_bursts_collapse(
         await store.close()
 
 
+@pytest.mark.timeout(400)
 async def test_changes_made_while_rabbitmq_is_down_are_all_delivered_after(tmp_path: pathlib.Path) -> None:
     store = port.open_store(config.StoreSettings(), data_dir=tmp_path)
     await store.start()
@@ -139,7 +142,7 @@ async def test_changes_made_while_rabbitmq_is_down_are_all_delivered_after(tmp_p
                 await broker.start()
 
                 await eventually(
-                    lambda: _complete(consumer.received), timeout=60, what="every change delivered"
+                    lambda: _complete(consumer.received), timeout=180, what="every change delivered"
                 )
                 await eventually(lambda: helpers.outbox_empty(service), what="the outbox drained")
         finally:
