@@ -29,17 +29,17 @@ async def prefix(kv: kv_mod.KV) -> AsyncIterator[str]:
     await kv.delete_prefix(name)
 
 
-def _driver(ip: str = "10.0.0.7", cluster: str = "BCS-MESOS-10001") -> discovery.ServerInfo:
+def _driver(ip: str = "127.0.0.7", cluster: str = "BCS-MESOS-10001") -> discovery.ServerInfo:
     return discovery.ServerInfo(ip=ip, port=8090, cluster=cluster, hostname="driver-1", version="v4")
 
 
 def test_the_key_is_upstreams_path() -> None:
     assert (
-        discovery.endpoint_key("/bcs/", "mesosdriver", "BCS-MESOS-10001", "10.0.0.7")
-        == "/bcs/services/endpoints/mesosdriver/BCS-MESOS-10001/10.0.0.7"
+        discovery.endpoint_key("/bcs/", "mesosdriver", "BCS-MESOS-10001", "127.0.0.7")
+        == "/bcs/services/endpoints/mesosdriver/BCS-MESOS-10001/127.0.0.7"
     )
     with pytest.raises(errors.BadRequest):
-        discovery.endpoint_key("/bcs/", "mesosdriver", "a/b", "10.0.0.7")
+        discovery.endpoint_key("/bcs/", "mesosdriver", "a/b", "127.0.0.7")
 
 
 async def test_a_registration_holds_a_leased_key_and_removes_it_on_close(kv: kv_mod.KV, prefix: str) -> None:
@@ -48,7 +48,7 @@ async def test_a_registration_holds_a_leased_key_and_removes_it_on_close(kv: kv_
         found = await kv.get(reg.key)
         assert found is not None
         assert found.lease != 0
-        assert orjson.loads(found.value)["ip"] == "10.0.0.7"
+        assert orjson.loads(found.value)["ip"] == "127.0.0.7"
         assert orjson.loads(found.value)["port"] == 8090
     assert await kv.get(reg.key) is None
 
@@ -65,23 +65,23 @@ async def test_a_deleted_endpoint_is_registered_again(kv: kv_mod.KV, prefix: str
 
 async def test_the_view_follows_registrations_by_cluster(kv: kv_mod.KV, prefix: str) -> None:
     view = discovery.ServiceView(kv, prefix=prefix, module="mesosdriver")
-    early = discovery.Registration(kv, prefix=prefix, module="mesosdriver", info=_driver("10.0.0.1"))
+    early = discovery.Registration(kv, prefix=prefix, module="mesosdriver", info=_driver("127.0.0.1"))
     await early.start()
     follower = tasks.create_guarded_task(name="test-view", coro=view.follow())
     try:
         await services.eventually(lambda: view.endpoints("BCS-MESOS-10001"), what="the listed endpoint")
-        async with discovery.Registration(kv, prefix=prefix, module="mesosdriver", info=_driver("10.0.0.2")):
+        async with discovery.Registration(kv, prefix=prefix, module="mesosdriver", info=_driver("127.0.0.2")):
             await services.eventually(
-                lambda: [e.ip for e in view.endpoints("BCS-MESOS-10001")] == ["10.0.0.1", "10.0.0.2"],
+                lambda: [e.ip for e in view.endpoints("BCS-MESOS-10001")] == ["127.0.0.1", "127.0.0.2"],
                 what="the second driver in the view",
             )
-            assert view.endpoints("BCS-MESOS-10001")[1].url == "http://10.0.0.2:8090"
+            assert view.endpoints("BCS-MESOS-10001")[1].url == "http://127.0.0.2:8090"
         await services.eventually(
-            lambda: [e.ip for e in view.endpoints("BCS-MESOS-10001")] == ["10.0.0.1"],
+            lambda: [e.ip for e in view.endpoints("BCS-MESOS-10001")] == ["127.0.0.1"],
             what="the closed registration leaving the view",
         )
         await kv.put(f"{prefix}services/endpoints/mesosdriver/BCS-MESOS-10002/x", b"not json")
-        await kv.put(f"{prefix}services/endpoints/storage/BCS-MESOS-10001/10.0.0.9", b"{}")
+        await kv.put(f"{prefix}services/endpoints/storage/BCS-MESOS-10001/127.0.0.9", b"{}")
         last = await kv.revision()
         await services.eventually(lambda: view.revision >= last - 1, what="the unreadable key seen")
         assert view.clusters() == ["BCS-MESOS-10001"]

@@ -130,18 +130,18 @@ async def test_credentials(clusters: registry.ClusterRegistry) -> None:
         registry.Credential(
             serverKey="BCS-K8S-40001",
             clusterID="BCS-K8S-40001",
-            serverAddress="https://10.0.0.1:6443,https://10.0.0.2:6443",
+            serverAddress="https://127.0.0.1:6443,https://127.0.0.2:6443",
             caCertData="-----BEGIN CERTIFICATE-----",
             userToken="secret-token",
         )
     )
-    assert direct.addresses == ["https://10.0.0.1:6443", "https://10.0.0.2:6443"]
+    assert direct.addresses == ["https://127.0.0.1:6443", "https://127.0.0.2:6443"]
     assert "secret-token" not in repr(direct)
     tunnel = await clusters.put_credential(
         registry.Credential(
-            serverKey="BCS-MESOS-30001-10.0.0.9:8080",
+            serverKey="BCS-MESOS-30001-127.0.0.9:8080",
             clusterID="BCS-MESOS-30001",
-            serverAddress="https://10.0.0.9:8080",
+            serverAddress="https://127.0.0.9:8080",
             connectMode="tunnel",
             clientModule="mesosdriver",
         )
@@ -154,11 +154,11 @@ async def test_credentials(clusters: registry.ClusterRegistry) -> None:
     again = await clusters.put_credential(attrs.evolve(direct, userToken="rotated", createTime=""))
     assert (again.userToken, again.createTime) == ("rotated", direct.createTime)
 
-    await clusters.delete_credential("BCS-MESOS-30001-10.0.0.9:8080")
+    await clusters.delete_credential("BCS-MESOS-30001-127.0.0.9:8080")
     with pytest.raises(errors.NotFound):
-        await clusters.get_credential("BCS-MESOS-30001-10.0.0.9:8080")
+        await clusters.get_credential("BCS-MESOS-30001-127.0.0.9:8080")
     with pytest.raises(errors.NotFound):
-        await clusters.delete_credential("BCS-MESOS-30001-10.0.0.9:8080")
+        await clusters.delete_credential("BCS-MESOS-30001-127.0.0.9:8080")
     with pytest.raises(errors.BadRequest):
         registry.Credential(serverKey="a/b", clusterID="BCS-K8S-40001")
 
@@ -183,10 +183,10 @@ async def test_load_static_is_idempotent(
     ca_file.write_text("-----BEGIN CERTIFICATE-----\nfrom-file\n")
     specs = [
         config.ClusterSpec(
-            id="BCS-K8S-40010", server="https://10.1.0.1:6443", ca_file=str(ca_file), token="t1"
+            id="BCS-K8S-40010", server="https://127.1.0.1:6443", ca_file=str(ca_file), token="t1"
         ),
         config.ClusterSpec(
-            id="BCS-MESOS-30010", engine="mesos", name="mesos one", server="http://10.1.0.2:8082"
+            id="BCS-MESOS-30010", engine="mesos", name="mesos one", server="http://127.1.0.2:8082"
         ),
     ]
     loaded = await clusters.load_static(specs)
@@ -198,7 +198,7 @@ async def test_load_static_is_idempotent(
     assert (credential.caCertData, credential.userToken, credential.serverAddress) == (
         "-----BEGIN CERTIFICATE-----\nfrom-file\n",
         "t1",
-        "https://10.1.0.1:6443",
+        "https://127.1.0.1:6443",
     )
 
     revision = await kv.revision()

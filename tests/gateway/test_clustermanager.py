@@ -25,7 +25,7 @@ def _credential(cluster: str, **fields: str) -> dict[str, str]:
         "serverKey": cluster,
         "clusterID": cluster,
         "clientModule": "kubeagent",
-        "serverAddress": "https://10.0.0.1:6443,https://10.0.0.2:6443",
+        "serverAddress": "https://127.0.0.1:6443,https://127.0.0.2:6443",
         "caCertData": ca_pem(),
         "userToken": "sa-secret",
         **fields,
@@ -202,7 +202,7 @@ async def test_bad_credentials_are_400_and_change_nothing(client: test_utils.Tes
     cluster = await make_cluster(client)
     await call(client, "PUT", f"{CM}/clustercredential/{cluster}", json=_credential(cluster))
     for fields in (
-        {"serverAddress": "10.0.0.1:6443"},
+        {"serverAddress": "127.0.0.1:6443"},
         {"serverAddress": ""},
         {"serverAddress": "https://x:notaport"},
         {"connectMode": "carrier-pigeon"},

@@ -195,7 +195,7 @@ async def test_register_token_reports_its_cluster_only(client: test_utils.TestCl
     await call(client, "GET", f"{UM}/v1/clusters/{other}/register_tokens", status=404)
     await call(client, "POST", f"{UM}/v1/clusters/BCS-K8S-49999/register_tokens", status=404)
 
-    legacy = {"server_addresses": "https://10.0.0.1:6443", "cacert_data": ca_pem(), "user_token": "sa-token"}
+    legacy = {"server_addresses": "https://127.0.0.1:6443", "cacert_data": ca_pem(), "user_token": "sa-token"}
     # The legacy route takes the register token in the body, without a bearer token.
     await call(
         client,
@@ -213,11 +213,11 @@ async def test_register_token_reports_its_cluster_only(client: test_utils.TestCl
         status=403,
     )
     await call(client, "PUT", f"{UM}/v1/clusters/{cluster}/credentials", token=None, json=legacy, status=401)
-    for wrong in ({"server_addresses": "10.0.0.1"}, {"cacert_data": "PEM"}):
+    for wrong in ({"server_addresses": "127.0.0.1"}, {"cacert_data": "PEM"}):
         bad = {**legacy, "register_token": token, **wrong}
         await call(client, "PUT", f"{UM}/v1/clusters/{cluster}/credentials", token=None, json=bad, status=400)
     stored = (await call(client, "GET", f"{UM}/v1/clusters/{cluster}/credentials"))["data"]
-    assert (stored["server_addresses"], stored["user_token"]) == ("https://10.0.0.1:6443", "sa-token")
+    assert (stored["server_addresses"], stored["user_token"]) == ("https://127.0.0.1:6443", "sa-token")
     assert [
         c["cluster_id"] for c in (await call(client, "GET", f"{UM}/v1/clusters/credentials"))["data"]
     ] == [cluster]
@@ -227,7 +227,7 @@ async def test_register_token_reports_its_cluster_only(client: test_utils.TestCl
         "serverKey": cluster,
         "clusterID": cluster,
         "clientModule": "kubeagent",
-        "serverAddress": "https://10.0.0.2:6443",
+        "serverAddress": "https://127.0.0.2:6443",
     }
     await call(client, "PUT", f"{CM}/clustercredential/{cluster}", token=token, json=body)
     body = {**body, "serverKey": other, "clusterID": other}

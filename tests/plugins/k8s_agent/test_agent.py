@@ -158,12 +158,12 @@ def test_the_command_line_needs_a_token_and_builds_the_agent(
             "--period",
             "5",
             "--external-proxy-addresses",
-            "https://10.0.0.1:6443, https://10.0.0.2:6443",
+            "https://127.0.0.1:6443, https://127.0.0.2:6443",
             "--insecure-skip-tls-verify",
         ]
     )
     with pytest.raises(errors.ConfigError, match="USER_TOKEN"):
         agent_cli.build(args, environ={})
     built = agent_cli.build(args, environ={"USER_TOKEN": "t"})
-    assert built.external_addresses == ("https://10.0.0.1:6443", "https://10.0.0.2:6443")
+    assert built.external_addresses == ("https://127.0.0.1:6443", "https://127.0.0.2:6443")
     assert (built.period, built.gateway_ssl, built.access.server) == (5.0, False, sim.url)

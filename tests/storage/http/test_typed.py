@@ -34,22 +34,22 @@ async def query(client: Any, path: str, *, post: bool = False, **params: Any) ->
 @pytest.mark.parametrize("post", [False, True], ids=["get", "post"])
 async def test_pod_queries(client: Any, post: bool) -> None:
     pods = [
-        ("a", "p1", "10.0.0.1", "Running", "2024-01-01T00:00:00Z"),
-        ("a", "p2", "10.0.0.2", "Pending", "2024-01-02T00:00:00Z"),
-        ("b", "p3", "10.0.0.1", "Running", "2024-01-03T00:00:00Z"),
+        ("a", "p1", "127.0.0.1", "Running", "2024-01-01T00:00:00Z"),
+        ("a", "p2", "127.0.0.2", "Pending", "2024-01-02T00:00:00Z"),
+        ("b", "p3", "127.0.0.1", "Running", "2024-01-03T00:00:00Z"),
     ]
     for ns, name, host, phase, started in pods:
         data = {
             "metadata": {"name": name, "creationTimestamp": started},
-            "status": {"hostIP": host, "podIP": f"172.16.0.{name[-1]}", "phase": phase, "startTime": started},
+            "status": {"hostIP": host, "podIP": f"127.16.0.{name[-1]}", "phase": phase, "startTime": started},
         }
         await put(client, f"{K8S}/{ns}/Pod/{name}", data)
     path = q("k8s", "BCS-K8S-1", "pod")
     assert await query(client, path, post=post) == ["p1", "p2", "p3"]
-    assert await query(client, path, post=post, hostIp="10.0.0.1") == ["p1", "p3"]
+    assert await query(client, path, post=post, hostIp="127.0.0.1") == ["p1", "p3"]
     assert await query(client, path, post=post, status="Pending,Failed") == ["p2"]
     assert await query(client, path, post=post, namespace="a", name="p1,p2,p3") == ["p1", "p2"]
-    assert await query(client, path, post=post, podIp="172.16.0.3") == ["p3"]
+    assert await query(client, path, post=post, podIp="127.16.0.3") == ["p3"]
     # 2024-01-02T00:00:00Z is 1704153600
     assert await query(client, path, post=post, startTimeBegin=1704153600) == ["p2", "p3"]
     assert await query(client, path, post=post, startTimeEnd=1704153600) == ["p1", "p2"]
@@ -84,7 +84,7 @@ async def test_mesos_types(client: Any) -> None:
         client, f"{MESOS}/ns/application/proc1", {"kind": "process", "instance": 1, "status": "Running"}
     )
     await put(
-        client, f"{MESOS}/ns/taskgroup/tg1", {"rcname": "app1", "hostIP": "10.1.1.1", "status": "Running"}
+        client, f"{MESOS}/ns/taskgroup/tg1", {"rcname": "app1", "hostIP": "127.1.1.1", "status": "Running"}
     )
     await put(client, f"{MESOS}/ns/deployment/dep1", {"is_in_rolling": True, "check_time": 1700000000})
 
@@ -92,7 +92,7 @@ async def test_mesos_types(client: Any) -> None:
     assert await query(client, q("mesos", cluster, "application")) == ["app1"]
     assert await query(client, q("mesos", cluster, "process")) == ["proc1"]
     assert await query(client, q("mesos", cluster, "application"), instance="2", status="Running") == ["app1"]
-    assert await query(client, q("mesos", cluster, "taskgroup"), rcName="app1", hostIp="10.1.1.1") == ["tg1"]
+    assert await query(client, q("mesos", cluster, "taskgroup"), rcName="app1", hostIp="127.1.1.1") == ["tg1"]
     assert await query(client, q("mesos", cluster, "deployment"), isInRolling="true") == ["dep1"]
     assert await query(client, q("mesos", cluster, "deployment"), isInRolling="false") == []
     assert await query(client, q("mesos", cluster, "deployment"), checkTime="1700000000") == ["dep1"]
