@@ -34,6 +34,7 @@ import time
 import uuid
 from typing import Any
 
+import aio_pika
 import orjson
 import pymongo
 
@@ -44,7 +45,7 @@ from bcs.plugins.k8s.datawatch import cluster, sink
 from bcs.plugins.k8s.datawatch import settings as dw_settings
 from bcs.plugins.k8s.kube import client
 from bcs.storage import outbox
-from bcs.storage.service import core
+from bcs.storage.service import core, messages
 from bcs.storage.store import port
 
 __all__ = ["main"]
@@ -228,6 +229,7 @@ class Path:
         self.sink: sink.Sink = self.observer  # type: ignore[assignment]
         self._ports: list[Any] = []
         self._drainer: asyncio.Task[Any] | None = None
+        self.exchange = ""
 
     async def open(self) -> None:
         if self.kind == "null":
@@ -237,7 +239,7 @@ class Path:
             if self.kind == "mongo"
             else config.StoreSettings()
         )
-        exchange = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+        exchange = self.exchange = f"bench-ingest-{uuid.uuid4().hex[:8]}"
         bus_settings = config.BusSettings(backend="rabbitmq", url=self.amqp, exchange=exchange)
         data_dir = pathlib.Path(tempfile.mkdtemp(prefix="bcs-bench-ingest-"))
         store = port.open_store(store_settings, data_dir=data_dir)
@@ -269,6 +271,15 @@ class Path:
         if self.kind == "mongo":
             with pymongo.MongoClient(self.mongo) as mc:
                 mc.drop_database(self.database)
+        if self.exchange:  # leave nothing behind on a shared broker
+            conn = await aio_pika.connect(self.amqp)
+            try:
+                for name in (self.exchange, messages.watch_exchange(self.exchange)):
+                    channel = await conn.channel()
+                    await channel.exchange_delete(name)
+                    await channel.close()
+            finally:
+                await conn.close()
 
 
 async def _quiet(path: Path, since: float) -> float:
@@ -441,7 +452,7 @@ async def run(args: argparse.Namespace) -> None:
         kept = [r["changes/s"] for r in rows if r["kept up"]]
         best = max(kept, default=0.0)
         label = "pymongo" if kind == "mongo" else "sqlite3"
-        print(f"{kind:<7} {raw:>10.0f} ({label}) {best:>16.0f} {best / raw:>12.2f}x")
+        print(f"{kind:<7} {raw:>10.0f} ({label}) {best:>16.0f} {best / raw:>12.3f}x")
     kept_p99 = [r["p99"] for rows in results.values() for r in rows if r["kept up"]]
     if kept_p99:
         print(f"(p99 lag over the kept-up steps: at most {max(kept_p99) * 1000:.0f} ms)")

@@ -107,6 +107,33 @@ async def watching(
             await task
 
 
+class GatedSink(sink.Sink):
+    """Another sink whose writes wait while :attr:`gate` is clear (to hold writers on purpose)."""
+
+    def __init__(self, inner: sink.Sink) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def put(self, cluster_id: str, items: Any) -> None:
+        await self.gate.wait()
+        await self.inner.put(cluster_id, items)
+
+    async def delete(self, cluster_id: str, items: Any) -> None:
+        await self.gate.wait()
+        await self.inner.delete(cluster_id, items)
+
+    async def put_events(self, events: Any) -> None:
+        await self.gate.wait()
+        await self.inner.put_events(events)
+
+    async def stored(self, cluster_id: str, resource_type: str) -> sink.StoredKeys:
+        return await self.inner.stored(cluster_id, resource_type)
+
+    async def stored_events(self, cluster_id: str, since: float) -> sink.StoredEvents:
+        return await self.inner.stored_events(cluster_id, since)
+
+
 def cluster_state(
     sim: Simulated, kind: str, group: str, plural: str, settings: settings_mod.DataWatchSettings
 ) -> dict[str, str]:

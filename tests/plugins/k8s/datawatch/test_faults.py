@@ -44,20 +44,20 @@ async def test_store_down_during_churn_converges_after_it_returns(tmp_path: path
     try:
         async with (
             helpers.storage_service(store, bus) as service,
-            sim_cluster.KubeSim(nodes=2, seed=3, tls=True, churn=40.0, node_heartbeat_interval=0) as sim,
+            sim_cluster.KubeSim(nodes=2, seed=3, tls=True, churn=20.0, node_heartbeat_interval=0) as sim,
             await client.connect(sim.kubeconfig) as kube,
             helpers.watching(kube, sink.ServiceSink(service), settings, metrics=metrics),
         ):
-            await eventually(lambda: len(helpers.objects(sim, "", "pods")) >= 60, timeout=20, what="churn")
+            await eventually(lambda: len(helpers.objects(sim, "", "pods")) >= 40, timeout=20, what="churn")
             sim.cluster.churn.rate = 0  # pauses: "equal" means something only once the cluster settles
             await eventually(
                 lambda: helpers.converged(sim, service, settings, POD_KINDS), timeout=30, what="first sync"
             )
-            sim.cluster.churn.rate = 40.0
+            sim.cluster.churn.rate = 20.0
             await asyncio.to_thread(mongo.stop)
             changes = sim.cluster.churn.changes
             await eventually(
-                lambda: sim.cluster.churn.changes >= changes + 60, timeout=60, what="churn meanwhile"
+                lambda: sim.cluster.churn.changes >= changes + 40, timeout=60, what="churn meanwhile"
             )
             await eventually(lambda: _errors(metrics, "Pod") > 0, timeout=60, what="failed writes")
             await asyncio.to_thread(mongo.start)
