@@ -39,6 +39,7 @@ __all__ = [
     "free_port",
     "open_kv",
     "start_etcd",
+    "stop_process",
     "unique_prefix",
 ]
 
@@ -103,19 +104,24 @@ class EtcdProcess:
     def stop(self, *, timeout: float = 15.0) -> None:
         """SIGTERM etcd and wait for it to exit (SIGKILL past ``timeout``)."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=timeout)
 
     def remove(self) -> None:
         """Stop it and delete its data dir (etcd preallocates ~64 MB of WAL)."""
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, *, timeout: float = 15.0) -> None:
+    """SIGTERM a test service and wait for it to exit (SIGKILL past ``timeout``); None is a no-op."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def start_etcd(tmp_path: pathlib.Path) -> EtcdProcess:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from aiohttp import web
 
 from bcs.sim.kube import cluster as sim_cluster
 from bcs.sim.kube import server as sim_server
+from tests import services
 from tests.services import free_port
 
 __all__ = ["SecantusProcess", "SimServer"]
@@ -61,14 +61,7 @@ class SecantusProcess:
 
     def stop(self, *, timeout: float = 15.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        services.stop_process(proc, timeout=timeout)
 
 
 class SimServer:
