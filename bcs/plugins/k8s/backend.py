@@ -4,7 +4,8 @@
 data watch or any operator is enabled; ``close`` stops it, which hands this process's clusters back
 at once (its ownership lease is revoked) so another ``bcs`` process takes them without waiting.
 The data watch writes through the storage service of this process (``BackendContext.storage``);
-its metrics go to the application's registry (``BackendContext.metrics``) when one is given.
+its metrics, and those of the operators of every cluster (labelled ``cluster``), go to the
+application's registry (``BackendContext.metrics``, served on ``/metrics``) when one is given.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import uuid
 from typing import Any
 
 from bcs.core import backend, tasks
+from bcs.core import metrics as core_metrics
 from bcs.plugins.k8s import settings as settings_mod
 from bcs.plugins.k8s.datawatch import manager, sink
 from bcs.plugins.k8s.datawatch import metrics as metrics_mod
@@ -37,6 +39,9 @@ class K8sBackend(backend.Backend):
         self.settings = settings_mod.load_settings(context.settings)
         self.identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.metrics = metrics_mod.Metrics(context.metrics)
+        self.operator_metrics = core_metrics.JoinedRegistries("cluster")
+        if context.metrics is not None:
+            context.metrics.register(self.operator_metrics)
         self.manager: manager.Manager | None = None
         self._task: asyncio.Task[Any] | None = None
 
@@ -70,7 +75,12 @@ class K8sBackend(backend.Backend):
             identity=self.identity,
             ttl=dw.lease_ttl,
             run_cluster=manager.cluster_work(
-                target=target, settings=dw, metrics=self.metrics, operators=operators, identity=self.identity
+                target=target,
+                settings=dw,
+                metrics=self.metrics,
+                operators=operators,
+                identity=self.identity,
+                operator_metrics=self.operator_metrics,
             ),
             metrics=self.metrics,
         )

@@ -24,6 +24,7 @@ from typing import Any
 
 from bcs import errors
 from bcs.core import kv as kv_mod
+from bcs.core import metrics as core_metrics
 from bcs.core import registry as registry_mod
 from bcs.plugins.k8s.datawatch import cluster, ownership, sink
 from bcs.plugins.k8s.datawatch import metrics as metrics_mod
@@ -70,6 +71,7 @@ def cluster_work(
     metrics: metrics_mod.Metrics,
     operators: Sequence[str] = (),
     identity: str = "",
+    operator_metrics: core_metrics.JoinedRegistries | None = None,
 ) -> ClusterRunner:
     """What ``bcs serve`` runs per owned cluster: the data watch (when ``target`` is given) and the
     ``operators``, on one client, until cancelled."""
@@ -83,7 +85,13 @@ def cluster_work(
                 group.create_task(watch.run(), name=f"datawatch {cluster_id}")
             if operators:
                 group.create_task(
-                    operators_cli.run_operators(kube, operators=operators, identity=identity or None),
+                    operators_cli.run_operators(
+                        kube,
+                        operators=operators,
+                        identity=identity or None,
+                        metrics=operator_metrics,
+                        metrics_label=cluster_id,
+                    ),
                     name=f"operators {cluster_id}",
                 )
 

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import pathlib
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import prometheus_client
 import yaml
+from aiohttp import web
 
 from bcs import errors
+from bcs.core import metrics as core_metrics
 from bcs.plugins.k8s.kube import client, leader
 from bcs.plugins.k8s.operators.gamedeployment import controller as gd_controller
 from bcs.plugins.k8s.operators.gamestatefulset import controller as gsts_controller
@@ -108,11 +112,14 @@ async def run_operators(
     release_on_cancel: bool = True,
     namespace: str | None = None,
     controllers: list[Any] | None = None,
+    metrics: core_metrics.JoinedRegistries | None = None,
+    metrics_label: str = "",
 ) -> None:
     """Run the selected operators on ``kube`` behind a Lease, until cancelled.
 
     ``controllers``, when given, receives the controller objects each time this replica starts leading
-    (tests and ``bcs serve`` use it to reach metrics).
+    (tests use it to reach them). ``metrics``, when given, serves each controller's registry under
+    ``metrics_label`` (the cluster id in ``bcs serve``) while this replica leads.
     """
     unknown = sorted(set(operators) - set(OPERATORS))
     if unknown:
@@ -129,7 +136,14 @@ async def run_operators(
             built.append(gsts_controller.GameStatefulSetController(kube, namespace=namespace))
         if controllers is not None:
             controllers.extend(built)
-        await asyncio.gather(*(c.run() for c in built))
+        detach = (
+            [metrics.attach(metrics_label, c.metrics.registry) for c in built] if metrics is not None else []
+        )
+        try:
+            await asyncio.gather(*(c.run() for c in built))
+        finally:
+            for undo in detach:
+                undo()
 
     elector = leader.LeaderElector(
         kube,
@@ -165,6 +179,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--renew-deadline", type=float, default=10.0, help="seconds the leader keeps retrying"
     )
     parser.add_argument("--retry-period", type=float, default=2.0, help="seconds between Lease attempts")
+    parser.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve Prometheus /metrics (and /healthz) there, e.g. 0.0.0.0:9100 (default: off)",
+    )
 
 
 def configure_crds_parser(parser: argparse.ArgumentParser) -> None:
@@ -173,9 +192,47 @@ def configure_crds_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=str(CRD_DIR), help="directory of CRD YAML files")
 
 
+def _host_port(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise errors.ConfigError(f"--metrics-address {address!r}: expected HOST:PORT")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+@contextlib.asynccontextmanager
+async def _metrics_server(address: str | None) -> AsyncIterator[core_metrics.JoinedRegistries | None]:
+    """Serve the operators' registries on ``address`` while the block runs (nothing when None)."""
+    if not address:
+        yield None
+        return
+    host, port = _host_port(address)
+    joined = core_metrics.JoinedRegistries(label=None)
+    registry = prometheus_client.CollectorRegistry()
+    registry.register(joined)
+
+    async def scrape(request: web.Request) -> web.Response:
+        body = prometheus_client.generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/metrics", scrape)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        logger.info("operator metrics on http://%s:%d/metrics", host, port)
+        yield joined
+    finally:
+        await runner.cleanup()
+
+
 async def _operator_main(args: argparse.Namespace) -> None:
     kube = await client.connect(args.kubeconfig, context=args.context)
-    async with kube:
+    async with kube, _metrics_server(args.metrics_address) as metrics:
         await run_operators(
             kube,
             operators=[o.strip() for o in args.operators.split(",") if o.strip()],
@@ -186,6 +243,7 @@ async def _operator_main(args: argparse.Namespace) -> None:
             renew_deadline=args.renew_deadline,
             retry_period=args.retry_period,
             namespace=args.namespace,
+            metrics=metrics,
         )
 
 
