@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import pathlib
 import re
-from collections.abc import AsyncIterator
 
 import attrs
 import orjson
@@ -16,20 +15,6 @@ from bcs.core import kv as kv_mod
 from bcs.core import registry
 from bcs.core.kv import sqlite as kv_sqlite
 from tests import services
-
-
-@pytest.fixture(params=services.KV_KINDS)
-async def kv(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[kv_mod.KV]:
-    etcd_url = request.getfixturevalue("etcd_endpoint") if request.param == "etcd" else None
-    async with services.open_kv(request.param, tmp_path=tmp_path, etcd_url=etcd_url) as store:
-        yield store
-
-
-@pytest.fixture
-async def prefix(kv: kv_mod.KV) -> AsyncIterator[str]:
-    name = services.unique_prefix("registry")
-    yield name
-    await kv.delete_prefix(name)
 
 
 @pytest.fixture

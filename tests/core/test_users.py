@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
 from collections.abc import AsyncIterator
 
 import orjson
@@ -15,20 +14,6 @@ from bcs.core.users import tokens
 from tests import services
 
 ADMIN = "bootstrap-secret-admin-token"
-
-
-@pytest.fixture(params=services.KV_KINDS)
-async def kv(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[kv_mod.KV]:
-    etcd_url = request.getfixturevalue("etcd_endpoint") if request.param == "etcd" else None
-    async with services.open_kv(request.param, tmp_path=tmp_path, etcd_url=etcd_url) as store:
-        yield store
-
-
-@pytest.fixture
-async def prefix(kv: kv_mod.KV) -> AsyncIterator[str]:
-    name = services.unique_prefix("users")
-    yield name
-    await kv.delete_prefix(name)
 
 
 class Clock:

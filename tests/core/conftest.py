@@ -1,4 +1,5 @@
-"""The ``kv`` fixture: every contract test runs once on SQLite and once on the shared etcd."""
+"""``kv`` and ``prefix`` for the core's tests: every test on the KV port runs once on SQLite and
+once on the shared etcd, under a key prefix of its own."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ async def kv(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIte
 
 
 @pytest.fixture
-async def prefix(kv: kv_mod.KV) -> AsyncIterator[str]:
-    """A key prefix of this test alone, emptied afterwards."""
-    name = services.unique_prefix("kv")
+async def prefix(request: pytest.FixtureRequest, kv: kv_mod.KV) -> AsyncIterator[str]:
+    """A key prefix of this test alone (named after its module), emptied afterwards."""
+    name = services.unique_prefix(request.module.__name__.rpartition(".")[2].removeprefix("test_"))
     yield name
     await kv.delete_prefix(name)
