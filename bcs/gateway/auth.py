@@ -49,7 +49,8 @@ WS_BEARER_PREFIX = "base64url.bearer.authorization.k8s.io."
 _PUBLIC_ATTR = "__bcs_public__"
 VERB_ATTR = "__bcs_verb__"
 _CLUSTER_VARS = ("clusterid", "cluster_id")
-_HEADER_CLUSTER_PATHS = ("/bcsapi/v4/scheduler/", "/bcsapi/v1/")  # routed by BCS-ClusterID (Mesos)
+# routed by BCS-ClusterID (Mesos; /mesosdriver/ is the driver API a gateway forwards to)
+_HEADER_CLUSTER_PATHS = ("/bcsapi/v4/scheduler/", "/bcsapi/v1/", "/mesosdriver/")
 _METHOD_VERBS = {
     "GET": "get",
     "HEAD": "get",

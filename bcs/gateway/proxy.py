@@ -40,6 +40,7 @@ def setup(app: web.Application) -> None:
     for prefix in ("/clusters", "/tunnels/clusters"):
         app.router.add_route("*", prefix + "/{cluster_id}/{path:.*}", handle_cluster)
     app.router.add_route("*", "/bcsapi/v4/scheduler/mesos/{path:.*}", mesosroute.handle_mesos)
+    app.router.add_route("*", mesosroute.DRIVER_PREFIX + "{path:.*}", mesosroute.handle_driver)
     app[keys.MESOS_DRIVER_CLIENT] = mesosroute.DriverClient()
     app.cleanup_ctx.append(gateway_ctx)
 

@@ -8,6 +8,8 @@
 * Offers are kept sorted by score descending, the score being the offer's free share of its
   agent's totals (``cpus/cpusTotal + mem/memTotal``), so emptier agents come first (load spreads).
 * An offer becomes invalid after ``lifetime`` seconds and is declined ``expire_grace`` later.
+* Per-agent deltas (upstream ``AgentSchedInfo``: resources promised to running tasks by in-place
+  increases, which the master still counts as free) are subtracted from every new offer of the agent.
 
 The pool never talks to a master: :meth:`add` and :meth:`expire` return the offer ids to decline.
 """
@@ -45,6 +47,7 @@ class OfferPool:
         self._counter = itertools.count()
         self._lost: dict[str, float] = {}  # agent id -> when it was lost
         self._totals: dict[str, tuple[float, float]] = {}  # agent id -> (cpus, mem)
+        self._deltas: dict[str, tuple[float, float, float]] = {}  # agent id -> (cpus, mem, disk)
 
     def __len__(self) -> int:
         return len(self._by_agent)
@@ -82,6 +85,11 @@ class OfferPool:
                 self._by_id[offer_id] = held
             self._insert(held)
             return []
+        delta = self._deltas.get(offer.agent_id)
+        if delta is not None:
+            offer.cpus = max(0.0, offer.cpus - delta[0])
+            offer.mem = max(0.0, offer.mem - delta[1])
+            offer.disk = max(0.0, offer.disk - delta[2])
         if offer.cpus < self.settings.min_cpus or offer.mem < self.settings.min_mem:
             return [offer.id]
         offer.received = now
@@ -127,6 +135,27 @@ class OfferPool:
 
     def all(self) -> list[model.Offer]:
         return [o for _, _, o in self._order]
+
+    def set_delta(self, agent_id: str, cpus: float, mem: float, disk: float) -> list[str]:
+        """Resources of ``agent_id`` the master counts as free but running tasks were promised.
+
+        Negative amounts count as 0. The agent's held offer (counted before the change) is dropped,
+        its ids returned to decline: the master offers the agent again, and the new offer is
+        counted with the delta."""
+        delta = (max(0.0, cpus), max(0.0, mem), max(0.0, disk))
+        if delta == (0.0, 0.0, 0.0):
+            changed = self._deltas.pop(agent_id, None) is not None
+        else:
+            changed = self._deltas.get(agent_id) != delta
+            self._deltas[agent_id] = delta
+        offer = self._by_agent.get(agent_id)
+        if not changed or offer is None:
+            return []
+        self.remove(offer.id)
+        return list(offer.ids)
+
+    def delta(self, agent_id: str) -> tuple[float, float, float]:
+        return self._deltas.get(agent_id, (0.0, 0.0, 0.0))
 
     def lose_agent(self, agent_id: str, *, now: float | None = None) -> list[str]:
         """An agent was lost: drop its offer and refuse new ones for ``lost_grace``; ids to decline."""

@@ -3,7 +3,8 @@
 Mesos clusters come from the registry (``engineType = mesos``, declared in config or created through
 the cluster manager). A cluster's masters are ``cluster.extra["masters"]`` (a list or a comma
 string), else ``[plugins.mesos] masters``. For each cluster this process campaigns for leadership
-on the KV port; the leader runs the scheduler and the data watch, and answers the driver API.
+on the KV port; the leader runs the scheduler and the data watch, answers the driver API and
+registers itself as the cluster's Mesos driver in the KV port (:mod:`.endpoint`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import attrs
 from aiohttp import web
 
 from bcs import config, errors
-from bcs.core import backend, registry
+from bcs.core import backend, discovery, registry
 from bcs.core import tasks as tasks_mod
 from bcs.core.offers import pool
-from bcs.plugins.mesos import driver, election, scheduler, watch
+from bcs.plugins.mesos import driver, election, endpoint, scheduler, watch
 
 __all__ = ["ClusterRunner", "MesosBackend", "MesosSettings"]
 
@@ -41,6 +42,11 @@ class MesosSettings:
     election_ttl: int = 10  # seconds of the leader lease
     watch_interval: float = 1.0  # seconds between data-watch syncs into storage
     watch_refresh: float = 240.0  # forced re-PUT period (upstream)
+    driver_register: bool = True  # register as the cluster's Mesos driver while leading it
+    # http(s)://ip:port other gateways reach this driver at; "" = [server] host, port and tls
+    driver_address: str = attrs.field(default="", validator=lambda _s, _a, v: v and endpoint.parse_address(v))
+    driver_ttl: int = 10  # seconds of the driver endpoint's lease
+    driver_reregister_delay: float = 3.0  # seconds before a vanished endpoint is written again
 
     def scheduler_settings(self) -> scheduler.SchedulerSettings:
         return scheduler.SchedulerSettings(
@@ -69,6 +75,7 @@ class ClusterRunner:
         self.settings = settings
         self.scheduler: scheduler.Scheduler | None = None
         self.watch: watch.DataWatch | None = None
+        self.registration: discovery.Registration | None = None
         self._watch_task: asyncio.Task[None] | None = None
         prefix = context.settings.kv.prefix
         identity = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
@@ -116,11 +123,42 @@ class ClusterRunner:
             self._watch_task = tasks_mod.create_guarded_task(
                 name=f"mesos.{self.cluster.clusterID}.datawatch", coro=self.watch.run()
             )
+        await self._register()
+
+    async def _register(self) -> None:
+        """Announce this process as the cluster's Mesos driver (bk-bcs §1.6), while it leads."""
+        if not self.settings.driver_register:
+            return
+        info = endpoint.driver_info(
+            self.cluster.clusterID,
+            driver_address=self.settings.driver_address,
+            server=self.context.settings.server,
+        )
+        if info is None:
+            logger.warning(
+                "mesos cluster %s: not registered as its driver: [server] port 0 is only known once "
+                "listening; set [plugins.mesos] driver_address",
+                self.cluster.clusterID,
+            )
+            return
+        self.registration = discovery.Registration(
+            self.context.kv,
+            prefix=self.context.settings.kv.prefix,
+            module=discovery.MESOS_DRIVER,
+            info=info,
+            ttl=self.settings.driver_ttl,
+            reregister_delay=self.settings.driver_reregister_delay,
+        )
+        await self.registration.start()
 
     async def _deposed(self) -> None:
+        if self.registration is not None:
+            registration, self.registration = self.registration, None
+            await registration.close()
         if self._watch_task is not None:
             self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A watch that crashed was logged by its guard; stopping the scheduler must go on.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._watch_task
             self._watch_task = None
         if self.scheduler is not None:

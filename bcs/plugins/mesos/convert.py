@@ -29,6 +29,11 @@ def taskgroup_doc(tg: records.TaskGroup, *, cluster_id: str) -> dict[str, Any]:
             "startTime": rfc3339(tg.created),
             "lastUpdateTime": rfc3339(tg.updated),
             "containerPort": [{"name": k, "hostPort": v} for k, v in tg.ports.items()],
+            "healCheckStatus": (
+                [{"type": h["type"], "result": h["healthy"], "message": h["message"]}]
+                if (h := info.get("health"))
+                else []
+            ),
         }
         for task_id, info in tg.tasks.items()
     ]
@@ -52,6 +57,7 @@ def taskgroup_doc(tg: records.TaskGroup, *, cluster_id: str) -> dict[str, Any]:
         "lastUpdateTime": rfc3339(tg.updated),
         "reportTime": rfc3339(tg.updated),
         "containerStatuses": containers,
+        "healthy": tg.healthy,  # None until every check reported (or when nothing is checked)
         "bcsMessage": "",
     }
 

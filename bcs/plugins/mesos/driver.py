@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bcs import envelope, errors
-from bcs.plugins.mesos import convert, objects, rolling
+from bcs.plugins.mesos import convert, inplace, objects, rolling
 
 if TYPE_CHECKING:
     from bcs.plugins.mesos.scheduler import Scheduler
@@ -77,6 +77,8 @@ async def create_app(sched: Scheduler, request: web.Request, m: dict[str, str]) 
 async def update_app(sched: Scheduler, request: web.Request, m: dict[str, str]) -> Any:
     spec = await _body(request, "application")
     _same_namespace(spec, m["ns"])
+    if _resources_only(request):
+        return convert.app_doc(sched, inplace.update_app(sched, spec))
     raw = request.query.get("instances")
     app = sched.update_app(spec, instances=_int(raw, "instances") if raw else None)
     return convert.app_doc(sched, app)
@@ -134,6 +136,8 @@ async def create_deployment(sched: Scheduler, request: web.Request, m: dict[str,
 async def update_deployment(sched: Scheduler, request: web.Request, m: dict[str, str]) -> Any:
     spec = await _body(request, "deployment")
     _same_namespace(spec, m["ns"])
+    if _resources_only(request):
+        return convert.deployment_doc(sched, inplace.update_deployment(sched, spec))
     return convert.deployment_doc(sched, rolling.update(sched, spec))
 
 
@@ -236,6 +240,14 @@ async def definition(sched: Scheduler, request: web.Request, m: dict[str, str]) 
     if m["kind"] == "application":
         return dict(sched.app(m["ns"], m["name"]).spec.raw)
     return dict(rolling.get(sched, m["ns"], m["name"]).spec.raw)
+
+
+def _resources_only(request: web.Request) -> bool:
+    """``?args=resource``: an in-place resource update (any other ``args`` is refused)."""
+    args = request.query.get("args")
+    if args not in (None, "", "resource"):
+        raise errors.BadRequest(f"invalid args: must be 'resource', not {args!r}")
+    return args == "resource"
 
 
 def _same_namespace(obj: Any, namespace: str) -> None:

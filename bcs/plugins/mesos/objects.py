@@ -13,8 +13,14 @@ from typing import Any
 
 import attrs
 
-from bcs import errors
 from bcs.core.offers import constraints
+from bcs.plugins.mesos import health
+from bcs.plugins.mesos.fields import bad as _bad
+from bcs.plugins.mesos.fields import integer as _int
+from bcs.plugins.mesos.fields import listing as _list
+from bcs.plugins.mesos.fields import obj as _obj
+from bcs.plugins.mesos.fields import quantity as _quantity
+from bcs.plugins.mesos.fields import str_map as _str_map
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -33,57 +39,6 @@ KINDS = ("application", "deployment", "service", "configmap", "secret")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 POLICIES = ("Never", "Always", "OnFailure")
-
-
-def _bad(path: str, why: str) -> errors.BadRequest:
-    return errors.BadRequest(f"invalid {path}: {why}")
-
-
-def _obj(data: Any, path: str, *, required: bool = True) -> Mapping[str, Any]:
-    if data is None and not required:
-        return {}
-    if not isinstance(data, Mapping):
-        raise _bad(path, "must be an object")
-    return data
-
-
-def _list(data: Any, path: str) -> list[Any]:
-    if data is None:
-        return []
-    if not isinstance(data, list):
-        raise _bad(path, "must be a list")
-    return data
-
-
-def _int(data: Any, path: str, *, default: int = 0, low: int = 0) -> int:
-    if data is None:
-        return default
-    if isinstance(data, bool) or not isinstance(data, int):
-        raise _bad(path, f"must be an integer, not {data!r}")
-    if data < low:
-        raise _bad(path, f"must be >= {low}, not {data}")
-    return data
-
-
-def _quantity(data: Any, path: str) -> float:
-    """cpu / memory / storage: a number or a numeric string ("0.5", "512")."""
-    if data is None or data == "":
-        return 0.0
-    try:
-        value = float(data)
-    except (TypeError, ValueError):
-        raise _bad(path, f"must be a number, not {data!r}") from None
-    if value < 0:
-        raise _bad(path, f"must not be negative, not {data!r}")
-    return value
-
-
-def _str_map(data: Any, path: str) -> dict[str, str]:
-    out = _obj(data, path, required=False)
-    for k, v in out.items():
-        if not isinstance(v, str):
-            raise _bad(f"{path}.{k}", "must be a string")
-    return dict(out)
 
 
 @attrs.frozen
@@ -118,6 +73,7 @@ class Container:
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     ports: tuple[PortSpec, ...] = ()
+    health_checks: tuple[health.HealthCheck, ...] = ()
     cpus: float = 0.0
     mem: float = 0.0
     disk: float = 0.0
@@ -260,13 +216,19 @@ def _container(data: Any, path: str) -> Container:
             raise _bad(f"{path}.env[{i}].name", "is required")
         env.append((e["name"], str(e.get("value") or "")))
     args = _list(c.get("args"), f"{path}.args")
+    ports = _ports(c.get("ports"), f"{path}.ports")
+    checks = tuple(
+        health.parse(h, f"{path}.healthChecks[{i}]", {p.name for p in ports})
+        for i, h in enumerate(_list(c.get("healthChecks"), f"{path}.healthChecks"))
+    )
     return Container(
         image=image,
         type=ctype,
         command=str(c.get("command") or ""),
         args=tuple(str(a) for a in args),
         env=tuple(env),
-        ports=_ports(c.get("ports"), f"{path}.ports"),
+        ports=ports,
+        health_checks=checks,
         cpus=cpus,
         mem=mem,
         disk=disk,

@@ -108,6 +108,7 @@ class TaskGroup:
     restarts: int = 0
     launched: bool = False  # ACCEPT sent
     kill_sent: float = 0.0  # monotonic time of the last KILL (resent if nothing happens)
+    delta: dict[str, float] = attrs.field(factory=dict)  # cpus/mem/disk gained in place since launch
 
     @property
     def name(self) -> str:
@@ -133,6 +134,28 @@ class TaskGroup:
                 self.message = message
             return True
         return False
+
+    def set_health(self, task_id: str, state: str, *, healthy: bool, message: str) -> str:
+        """Record a health result of a task; return the BCS state to record for the update.
+
+        A task the executor killed for failing its health check (not one we killed) is Failed, so
+        the restart policy reschedules it (bk-bcs §6.4)."""
+        task = self.tasks.get(task_id)
+        if task is None:
+            return state
+        check = task.setdefault("health", {"type": "", "healthy": None, "message": ""})
+        check["healthy"], check["message"] = healthy, message
+        if state == "Killed" and not healthy and not self.kill_sent:
+            return "Failed"
+        return state
+
+    @property
+    def healthy(self) -> bool | None:
+        """False if any checked task is unhealthy, True if all checked ones are healthy, else None."""
+        results = [t["health"]["healthy"] for t in self.tasks.values() if "health" in t]
+        if not results or (None in results and False not in results):
+            return None
+        return False not in results
 
     def to_json(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -216,6 +239,8 @@ class Deployment:
     phase: str = ""  # "up" | "down": the next half-step of the rolling update
     paused: bool = False
     last_rolling: float = 0.0
+    previous: dict[str, Any] = attrs.field(factory=dict)  # the definition a rolling update replaces
+    rolling_back: str = ""  # the cancelled new application, while it is being removed
     created: float = attrs.field(factory=time.time)
     updated: float = attrs.field(factory=time.time)
     deleting: bool = False

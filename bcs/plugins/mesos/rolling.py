@@ -3,10 +3,13 @@
 A deployment serves through ``application`` (named ``<deployment>-v<generation>``); an update with
 a different template creates ``application_ext`` with 0 instances and steps between them: each step
 is two half-steps, scaling the new application up by ``maxSurge`` and the old one down by
-``maxUnavailable`` (CreateFirst: up then down; DeleteFirst: down then up). A half-step starts only
-when both applications are settled (every wanted instance Running, no surplus left) and
-``upgradeDuration`` has passed since the last step. ``rollingManually`` pauses after every step.
-Everything lives in the records, so a restarted scheduler carries on where the last one stopped.
+``maxUnavailable`` (CreateFirst: up then down, so at most ``maxSurge`` above the defined instances;
+DeleteFirst: down then up, never above them). A half-step starts only when both applications are
+settled (every wanted instance Running, no surplus left) and ``upgradeDuration`` has passed since the
+last step. ``rollingManually`` pauses after every step; pause holds the rollout before its next
+half-step, resume lets it go on, cancel rolls back (the old application returns to its full size and
+the new one is deleted). Everything lives in the records, so a restarted scheduler carries on where
+the last one stopped.
 """
 
 from __future__ import annotations
@@ -67,13 +70,14 @@ def create(sched: Scheduler, spec: objects.DeploymentSpec) -> records.Deployment
 
 def update(sched: Scheduler, spec: objects.DeploymentSpec) -> records.Deployment:
     dep = get(sched, spec.namespace, spec.name)
-    if dep.rolling:
+    if dep.rolling or dep.rolling_back:
         raise errors.Conflict(f"deployment {spec.namespace}/{spec.name} is already rolling")
     old = sched.app(spec.namespace, dep.application)
     if spec.app.template_key() == old.spec.template_key():
         dep.spec = spec
         sched.scale(spec.namespace, dep.application, spec.app.instances)
     else:
+        dep.previous = dict(dep.spec.raw)
         dep.spec = spec
         dep.generation += 1
         dep.application_ext = _app_name(spec.name, dep.generation)
@@ -90,7 +94,7 @@ def update(sched: Scheduler, spec: objects.DeploymentSpec) -> records.Deployment
 
 def scale(sched: Scheduler, namespace: str, name: str, instances: int) -> records.Deployment:
     dep = get(sched, namespace, name)
-    if dep.rolling:
+    if dep.rolling or dep.rolling_back:
         raise errors.Conflict(f"deployment {namespace}/{name} is rolling; scale it afterwards")
     raw = {**dep.spec.raw, "spec": {**dep.spec.raw.get("spec", {}), "instance": instances}}
     dep.spec = attrs.evolve(dep.spec, app=attrs.evolve(dep.spec.app, instances=instances), raw=raw)
@@ -117,16 +121,20 @@ def resume(sched: Scheduler, namespace: str, name: str) -> records.Deployment:
 
 
 def cancel(sched: Scheduler, namespace: str, name: str) -> records.Deployment:
-    """Roll back: the old application returns to full size and the new one is deleted."""
+    """Roll back: the new application is deleted, then the old one returns to its full size (so a
+    rollback stays within the surge the rollout had), and the previous definition is back."""
     dep = _rolling(sched, namespace, name)
-    old = sched.app(namespace, dep.application)
-    old.instances = dep.spec.app.instances
-    sched.save_app(old)
     sched.delete_app(namespace, dep.application_ext)
-    dep.application_ext = ""
-    dep.status = "Running"
+    if dep.previous:
+        spec = objects.parse(dep.previous, kind="deployment")
+        assert isinstance(spec, objects.DeploymentSpec)
+        dep.spec = spec
+    dep.rolling_back, dep.application_ext, dep.previous = dep.application_ext, "", {}
+    dep.status = "Deploying"
     dep.paused = False
+    dep.phase = ""
     save(sched, dep)
+    sched.wake()
     return dep
 
 
@@ -161,8 +169,32 @@ def _settled(sched: Scheduler, app: records.Application) -> bool:
 
 def advance(sched: Scheduler, *, now: float) -> None:
     for dep in list(sched.deployments.values()):
-        if dep.rolling and not dep.deleting:
+        if dep.deleting:
+            continue
+        if dep.rolling:
             _step(sched, dep, now)
+        else:
+            _follow(sched, dep)
+
+
+def _follow(sched: Scheduler, dep: records.Deployment) -> None:
+    """Not rolling: the deployment shows its application's Running, Abnormal or Error, else Deploying.
+
+    After a cancel, the old application is scaled back once the cancelled one is gone."""
+    ns = dep.spec.namespace
+    app = sched.apps.get((ns, dep.application))
+    if dep.rolling_back and (ns, dep.rolling_back) not in sched.apps:
+        dep.rolling_back = ""
+        if app is not None:
+            app.instances = dep.spec.app.instances
+            sched.save_app(app)
+            sched.wake()
+        save(sched, dep)
+    shown = ("Running", "Abnormal", "Error")
+    status = app.status if app is not None and app.status in shown and not dep.rolling_back else "Deploying"
+    if status != dep.status:
+        dep.status = status
+        save(sched, dep)
 
 
 def _step(sched: Scheduler, dep: records.Deployment, now: float) -> None:
@@ -184,7 +216,11 @@ def _step(sched: Scheduler, dep: records.Deployment, now: float) -> None:
         return
     strategy = dep.spec.strategy
     if dep.phase == "up":
-        new.instances = min(wanted, new.instances + max(strategy.max_surge, 1))
+        target = min(wanted, new.instances + max(strategy.max_surge, 1))
+        if strategy.rolling_order == "DeleteFirst":
+            # Delete first never runs more than the defined instances, whatever maxSurge says.
+            target = max(new.instances, min(target, wanted - old.instances))
+        new.instances = target
         sched.save_app(new)
         dep.phase = "down"
         if strategy.rolling_order == "DeleteFirst":

@@ -23,7 +23,7 @@ from bcs import errors
 from bcs.core import kv as kv_mod
 from bcs.core import tasks as tasks_mod
 from bcs.core.offers import constraints, model, placement, pool
-from bcs.plugins.mesos import client, objects, records, rolling, store, wire
+from bcs.plugins.mesos import client, inplace, objects, records, rolling, store, wire
 
 __all__ = ["Scheduler", "SchedulerSettings"]
 
@@ -129,6 +129,14 @@ class Scheduler:
     def wake(self) -> None:
         self._wake.set()
 
+    def send(self, kind: str, payload: dict[str, Any]) -> None:
+        """A call to the master in the background (its failure is logged, not raised)."""
+        self._spawn(self._call(kind, payload))
+
+    def decline(self, offer_ids: list[str]) -> None:
+        filters = {"refuse_seconds": self.settings.refuse_seconds}
+        self.send("DECLINE", {"offer_ids": [{"value": i} for i in offer_ids], "filters": filters})
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._side.add(task)
@@ -170,6 +178,8 @@ class Scheduler:
                 self.deployments[(dep.spec.namespace, dep.spec.name)] = dep
             elif parts[0] in ("configmap", "secret", "service") and len(parts) == 3:
                 self.objects[(parts[0], parts[1], parts[2])] = data
+        for agent_id in {tg.agent_id for tg in self.taskgroups.values() if tg.delta}:
+            inplace.sync_agent(self, agent_id)
 
     def _put_app(self, app: records.Application, *, save: bool = True) -> None:
         key = (app.namespace, app.name)
@@ -212,6 +222,8 @@ class Scheduler:
             self.task_index.pop(task_id, None)
         self.index.remove(tg.id)
         self.store.delete(self.store.taskgroup_key(tg.namespace, tg.app, tg.id))
+        if tg.delta:
+            inplace.sync_agent(self, tg.agent_id)
 
     def tgs_of(self, namespace: str, app: str) -> list[records.TaskGroup]:
         return sorted(self.app_tgs.get((namespace, app), {}).values(), key=lambda t: (t.instance, t.created))
@@ -519,6 +531,10 @@ class Scheduler:
         for info in (status.get("container_status") or {}).get("network_infos", []):
             for ip in info.get("ip_addresses", []):
                 tg.pod_ip = ip.get("ip_address", tg.pod_ip)
+        if "healthy" in status:
+            state = tg.set_health(
+                task_id, state, healthy=bool(status["healthy"]), message=status.get("message", "")
+            )
         changed = tg.set_task_state(task_id, state, status.get("message", ""))
         self.save_tg(tg)
         if changed and tg.terminal:
@@ -528,6 +544,8 @@ class Scheduler:
     def _ended(self, tg: records.TaskGroup, *, lost: bool) -> None:
         """A taskgroup reached a terminal status: forget it, restart its instance, or keep it."""
         self.index.remove(tg.id)
+        if tg.delta:
+            inplace.sync_agent(self, tg.agent_id)  # what it held in place is free again
         app = self.apps.get((tg.namespace, tg.app))
         if app is None or tg.killing or tg.instance >= app.instances or app.deleting:
             self._drop_tg(tg)

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from bcs.core.offers import model
-from bcs.plugins.mesos import objects, records
+from bcs.plugins.mesos import health, objects, records
 
 __all__ = ["EXECUTOR", "launch_group", "offer_from_json", "scalar", "template_env"]
 
@@ -77,6 +77,16 @@ def template_env(text: str, *, tg: records.TaskGroup, cluster_id: str, ports: di
     return _VAR.sub(sub, text)
 
 
+def _check_port(name: str, container: objects.Container, picked: dict[str, int], network_mode: str) -> int:
+    """A check's ``portName``: the host port in HOST mode, else hostPort if > 0, else containerPort."""
+    for p in container.ports:
+        if p.name == name:
+            if network_mode.upper() == "HOST":
+                return picked.get(name, p.host_port if p.host_port > 0 else p.container_port)
+            return p.host_port if p.host_port > 0 else p.container_port
+    return 0
+
+
 def launch_group(
     *,
     tg: records.TaskGroup,
@@ -120,8 +130,14 @@ def launch_group(
             ranges = [{"begin": p, "end": p} for p in sorted(ports)]
             resources.append({"name": "ports", "type": "RANGES", "ranges": {"range": ranges}})
         command = " ".join([container.command, *container.args]).strip() or "sleep infinity"
+        task: dict[str, Any] = {}
+        check = next((h for h in container.health_checks if h.local), None)
+        if check is not None:
+            port = check.port or _check_port(check.port_name, container, tg.ports, spec.network_mode)
+            task["health_check"] = health.to_mesos(check, port=port)
         tasks.append(
             {
+                **task,
                 "name": f"{tg.name}-{index}",
                 "task_id": {"value": task_id},
                 "agent_id": agent,
@@ -140,6 +156,8 @@ def launch_group(
             }
         )
         tg.tasks[task_id] = {"name": f"{tg.name}-{index}", "state": "Staging", "image": container.image}
+        if check is not None:
+            tg.tasks[task_id]["health"] = {"type": check.type, "healthy": None, "message": ""}
     executor = {
         "type": "DEFAULT",
         "executor_id": {"value": f"exec-{tg.id}"},

@@ -2,7 +2,8 @@
 
 ``bcs sim mesos --agents 5 --port 5050`` prints the master URL; point pymesos or the bcs scheduler at
 it. Faults are injected over HTTP: ``POST /admin/agents/<id|hostname>/lose|recover|remove``,
-``POST /admin/tasks/<task id>/fail|finish`` and ``POST /admin/master/restart`` (``{"downtime": s}``).
+``POST /admin/tasks/<task id>/fail|finish|unhealthy|healthy`` and ``POST /admin/master/restart``
+(``{"downtime": s}``).
 """
 
 from __future__ import annotations

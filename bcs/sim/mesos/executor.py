@@ -3,8 +3,9 @@
 Every update made here comes from the agent or an executor, so it carries a fresh uuid and goes
 through the reliable-update queue. Conventions of the simulated executor: a command ``exit N``
 ends right after RUNNING (FINISHED for 0, FAILED otherwise); anything else runs until it is killed
-or a fault is injected. A task group shares fate: when one task FAILS or is KILLED the default
-executor kills the rest, and when no task is left it exits (a FAILURE event with its executor id).
+or a fault is injected, its ``health_check`` (if any) checked meanwhile (:mod:`.health`). A task
+group shares fate: when one task FAILS or is KILLED the default executor kills the rest, and when
+no task is left it exits (a FAILURE event with its executor id).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING, Any
 
-from bcs.sim.mesos import wire
+from bcs.sim.mesos import health, wire
 
 if TYPE_CHECKING:
     from bcs.sim.mesos import master as master_mod
@@ -90,6 +91,8 @@ def _running(master: master_mod.Master, task: tasks.Task) -> None:
     if match:
         code = int(match.group(1))
         task.timer = _later(master.running_delay, exit_task, master, task, code, None)
+    else:
+        health.start(master, task)
 
 
 def exit_task(master: master_mod.Master, task: tasks.Task, code: int, message: str | None) -> None:

@@ -1,4 +1,5 @@
-"""Fault injection: agents lost, back and gone; tasks failing or finishing; master restarts.
+"""Fault injection: agents lost, back and gone; tasks failing, finishing or turning unhealthy; master
+restarts.
 
 Agent loss follows the partition path of a real master: every task there becomes TASK_UNREACHABLE
 (TASK_LOST without PARTITION_AWARE) with REASON_AGENT_REMOVED, the agent's offers are rescinded and
@@ -18,7 +19,15 @@ if TYPE_CHECKING:
     from bcs.sim.mesos import master as master_mod
     from bcs.sim.mesos import tasks
 
-__all__ = ["fail_task", "finish_task", "lose_agent", "recover_agent", "remove_agent", "restart_master"]
+__all__ = [
+    "fail_task",
+    "finish_task",
+    "lose_agent",
+    "recover_agent",
+    "remove_agent",
+    "restart_master",
+    "set_health",
+]
 
 
 def _tasks_on(master: master_mod.Master, agent: agents.Agent) -> list[tasks.Task]:
@@ -155,6 +164,17 @@ def finish_task(master: master_mod.Master, task_id: str, *, framework_id: str | 
     task = _live_task(master, task_id, framework_id)
     task.stop_lifecycle()
     executor.exit_task(master, task, 0, None)
+    return task
+
+
+def set_health(
+    master: master_mod.Master, task_id: str, healthy: bool, *, framework_id: str | None = None
+) -> tasks.Task:
+    """What the task's health check finds from its next check on (see :mod:`.health`)."""
+    task = _live_task(master, task_id, framework_id)
+    if not isinstance(task.info.get("health_check"), dict):
+        raise ValueError(f"task {task_id} has no health check")
+    task.health_ok = healthy
     return task
 
 

@@ -376,6 +376,7 @@ class Master:
         if agent is None or task.key not in agent.tasks or task.released:
             return
         task.released = True
+        task.released_at = time.time()
         agent.used = agent.used - task.resources
         self.kick(agent.id)
         key = task.group_executor

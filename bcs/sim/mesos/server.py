@@ -171,6 +171,8 @@ async def admin_task(request: web.Request) -> web.Response:
             task = faults.fail_task(m, task_id, message=body.get("message"), framework_id=fw_id)
         elif action == "finish":
             task = faults.finish_task(m, task_id, framework_id=fw_id)
+        elif action in ("healthy", "unhealthy"):
+            task = faults.set_health(m, task_id, action == "healthy", framework_id=fw_id)
         else:
             return _json({"error": f"unknown action {action!r}"}, 404)
     except KeyError as exc:

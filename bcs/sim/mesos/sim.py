@@ -37,6 +37,10 @@ class MesosSim:
     def tasks(self) -> list[tasks.Task]:
         return [t for fw in self.master.frameworks.values() for t in fw.tasks.values()]
 
+    def history(self) -> list[tasks.Task]:
+        """Every task of the connected frameworks: live, and completed (the last 1,000 each)."""
+        return [t for fw in self.master.frameworks.values() for t in [*fw.completed, *fw.tasks.values()]]
+
     async def start(self) -> MesosSim:
         # handler_cancellation: a client that goes away cancels its stream handler at once, which
         # is how the master notices a disconnected framework (and starts its failover timer).
@@ -83,6 +87,9 @@ class MesosSim:
 
     def finish_task(self, task_id: str, *, framework_id: str | None = None) -> tasks.Task:
         return faults.finish_task(self.master, task_id, framework_id=framework_id)
+
+    def set_health(self, task_id: str, healthy: bool, *, framework_id: str | None = None) -> tasks.Task:
+        return faults.set_health(self.master, task_id, healthy, framework_id=framework_id)
 
     def restart_master(self, downtime: float = 0.5) -> None:
         faults.restart_master(self.master, downtime)

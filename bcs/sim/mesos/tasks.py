@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,15 @@ class Task:
     unreachable_time: float | None = None
     kill_pending: bool = False
     released: bool = False  # its resources went back to the agent
+    launched_at: float = attrs.field(factory=time.time)  # wall time the master accepted it
+    health_ok: bool = True  # what its health check finds (fault injection flips it)
+    healthy: bool | None = None  # the health last reported to the scheduler
+    health_checks: int = 0  # checks run so far
+    health_failures: int = 0  # consecutive failures that counted
+    health_passed: bool = False  # a check has passed (the grace period is over)
+    health_started: float = 0.0  # monotonic time checking began
+    health_handle: asyncio.TimerHandle | None = None
+    released_at: float | None = None  # wall time its resources went back (None: still held)
     container_id: str = ""
     ip: str = ""
 
@@ -64,21 +74,23 @@ class Task:
         return (self.framework_id, self.executor_id)
 
     def stop_lifecycle(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def cancel_timers(self) -> None:
-        for handle in (self.timer, self.retry_handle):
+        for handle in (self.timer, self.health_handle):
             if handle is not None:
                 handle.cancel()
-        self.timer = self.retry_handle = None
+        self.timer = self.health_handle = None
+
+    def cancel_timers(self) -> None:
+        self.stop_lifecycle()
+        if self.retry_handle is not None:
+            self.retry_handle.cancel()
+            self.retry_handle = None
 
     def record(self, status: dict[str, Any]) -> None:
         """Remember a state in the master's ``statuses`` list (as ``/master/state`` shows it)."""
         entry: dict[str, Any] = {"state": status["state"], "timestamp": status["timestamp"]}
-        if "container_status" in status:
-            entry["container_status"] = status["container_status"]
+        for key in ("container_status", "healthy"):
+            if key in status:
+                entry[key] = status[key]
         self.statuses.append(entry)
 
 

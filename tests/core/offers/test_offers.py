@@ -62,6 +62,28 @@ def test_pool_orders_emptiest_first_merges_per_agent_and_expires() -> None:
     assert p.add(model.Offer(id="o2c", agent_id="a2", hostname="h2", cpus=4, mem=4096), now=40) == []
 
 
+def test_agent_deltas_are_taken_from_new_offers() -> None:
+    p = pool.OfferPool()
+    assert p.add(offer(1), now=0) == []
+    # an in-place increase on a1: its held offer (counted without it) is given back
+    assert p.set_delta("a1", 1.5, 512.0, 0.0) == ["o1"]
+    assert len(p) == 0
+    assert p.set_delta("a1", 1.5, 512.0, 0.0) == []  # unchanged: nothing to give back
+    assert p.add(model.Offer(id="o1b", agent_id="a1", hostname="h1", cpus=4.0, mem=4096.0), now=1) == []
+    assert (p.get("o1b").cpus, p.get("o1b").mem) == (2.5, 3584.0)
+    placed, left = placement.place([req("r1"), req("r2"), req("r3")], p, constraints.Index())
+    assert [x.offer.id for x in placed] == ["o1b", "o1b"]  # 2.5 cpus hold two requests, not three
+    assert [r.key for r in left] == ["r3"]
+    assert p.add(offer(2, cpus=2.0), now=1) == []  # another agent: untouched
+    assert p.get("o2").cpus == 2.0
+    assert p.set_delta("a1", 0.0, -10.0, 0.0) == ["o1b"]  # gone (negatives count as nothing)
+    assert p.delta("a1") == (0.0, 0.0, 0.0)
+    assert p.add(model.Offer(id="o1c", agent_id="a1", hostname="h1", cpus=0.5, mem=64.0), now=2) == []
+    assert p.get("o1c").cpus == 0.5
+    p.set_delta("a1", 0.49, 0.0, 0.0)
+    assert p.add(model.Offer(id="o1d", agent_id="a1", hostname="h1", cpus=0.5, mem=64.0), now=2) == ["o1d"]
+
+
 def test_unique_and_groupby_spread_placements() -> None:
     p = pool.OfferPool()
     for i in range(6):

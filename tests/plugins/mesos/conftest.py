@@ -1,4 +1,9 @@
-"""Fixtures: a simulated master, a KV port and a scheduler driving the one against the other."""
+"""Fixtures: a simulated master, a KV port and a scheduler driving the one against the other.
+
+The ``kv`` fixture is SQLite unless a test parametrizes it indirectly with ``services.KV_KINDS``
+(``@pytest.mark.parametrize("kv", KV_KINDS, indirect=True)``): then the scheduler's state goes to the
+real etcd as well, under a key prefix of that test alone (``prefix``).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from bcs import config
-from bcs.core.kv import sqlite
+from bcs.core import kv as kv_mod
 from bcs.core.offers import pool
 from bcs.plugins.mesos import scheduler
 from bcs.sim.mesos import sim
+from tests import services
 
 CLUSTER = "BCS-MESOS-10001"
 FAST = scheduler.SchedulerSettings(tick=0.1, refuse_seconds=0.05, kill_retry=2.0, pool=pool.PoolSettings())
@@ -50,11 +55,19 @@ def app_doc(
 
 
 @pytest.fixture
-async def kv(tmp_path: pathlib.Path) -> AsyncIterator[sqlite.SqliteKV]:
-    store = sqlite.SqliteKV(tmp_path / "kv.sqlite3", config.KvSettings())
-    await store.start()
-    yield store
-    await store.close()
+async def kv(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[kv_mod.KV]:
+    kind = getattr(request, "param", "sqlite")
+    etcd_url = request.getfixturevalue("etcd_endpoint") if kind == "etcd" else None
+    async with services.open_kv(kind, tmp_path=tmp_path, etcd_url=etcd_url) as store:
+        yield store
+
+
+@pytest.fixture
+async def prefix(kv: kv_mod.KV) -> AsyncIterator[str]:
+    """The KV prefix the scheduler writes under: this test's own, emptied afterwards."""
+    name = services.unique_prefix("mesos")
+    yield name
+    await kv.delete_prefix(name)
 
 
 @pytest.fixture
@@ -64,12 +77,14 @@ async def mesos() -> AsyncIterator[sim.MesosSim]:
 
 
 @pytest.fixture
-async def make_scheduler(kv: sqlite.SqliteKV, mesos: sim.MesosSim) -> AsyncIterator[Callable[..., Any]]:
+async def make_scheduler(
+    kv: kv_mod.KV, prefix: str, mesos: sim.MesosSim
+) -> AsyncIterator[Callable[..., Any]]:
     made: list[scheduler.Scheduler] = []
 
     async def make(**kw: Any) -> scheduler.Scheduler:
         s = scheduler.Scheduler(
-            cluster_id=CLUSTER, masters=[mesos.url], kv=kv, prefix="/bcs/", settings=kw.pop("settings", FAST)
+            cluster_id=CLUSTER, masters=[mesos.url], kv=kv, prefix=prefix, settings=kw.pop("settings", FAST)
         )
         await s.start()
         made.append(s)

@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import copy
-import pathlib
 from typing import Any
 
-from bcs import app as app_mod
-from bcs import keys
-from bcs.core import registry
-from bcs.sim.mesos import sim
-from bcs.testing import ADMIN_TOKEN, embedded_settings
+from bcs.testing import ADMIN_TOKEN
+from tests.plugins.mesos import through
 from tests.plugins.mesos.conftest import CLUSTER, app_doc
+from tests.plugins.mesos.through import HEADERS, MESOS
 from tests.services import eventually
 
-MESOS = "/bcsapi/v4/scheduler/mesos/namespaces/defaultGroup"
-HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}", "BCS-ClusterID": CLUSTER}
-
-
-async def _serve(aiohttp_client: Any, tmp_path: pathlib.Path, mesos: sim.MesosSim) -> Any:
-    settings = embedded_settings(
-        tmp_path / "data",
-        server={"tls": "off"},
-        plugins={"mesos": {"tick": 0.1, "watch_interval": 0.1, "election_ttl": 3}},
-    )
-    app = app_mod.create_app(settings)
-    client = await aiohttp_client(app)
-    await app[keys.CLUSTERS].add_cluster(
-        registry.Cluster(
-            clusterID=CLUSTER, engineType="mesos", environment="stag", extra={"masters": [mesos.url]}
-        )
-    )
-
-    async def ready() -> bool:
-        async with client.get(f"{MESOS}/applications", headers=HEADERS) as r:
-            return r.status == 200
-
-    await eventually(ready, what="the Mesos scheduler leads and serves")
-    return client
-
-
-async def _get(client: Any, path: str, *, headers: dict[str, str] = HEADERS) -> Any:
-    async with client.get(path, headers=headers) as r:
-        body = await r.json()
-        assert r.status == 200, body
-        return body["data"]
+_serve = through.serve
+_get = through.get
 
 
 async def test_invalid_application_is_400_naming_the_field(aiohttp_client, tmp_path, mesos) -> None:

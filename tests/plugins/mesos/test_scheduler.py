@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bcs.plugins.mesos import objects
 from bcs.sim.mesos import sim
+from tests import services
 from tests.plugins.mesos.conftest import app_doc, running
 from tests.services import eventually
 
@@ -55,7 +58,10 @@ async def test_failed_taskgroup_restarts_under_policy(make_scheduler, mesos: sim
     assert s.apps[("defaultGroup", "web")].restarts == {0: 1}
 
 
-async def test_restart_mid_rollout_finishes_without_duplicates(make_scheduler, mesos: sim.MesosSim) -> None:
+@pytest.mark.parametrize("kv", services.KV_KINDS, indirect=True)
+async def test_restart_mid_rollout_finishes_without_duplicates(
+    make_scheduler, kv, mesos: sim.MesosSim
+) -> None:
     s = await make_scheduler()
     dep = app_doc("api", instances=3, unique=True, kind="deployment")
     dep["spec"]["strategy"] = {"rollingupdate": {"maxUnavilable": 1, "maxSurge": 1}}
