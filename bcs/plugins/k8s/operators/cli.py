@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import pathlib
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -247,10 +248,22 @@ async def _operator_main(args: argparse.Namespace) -> None:
         )
 
 
+async def _until_signalled(args: argparse.Namespace) -> None:
+    """``_operator_main`` until SIGTERM (how Kubernetes stops a pod) or SIGINT cancels it, so the
+    Lease is released on the way out."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await _operator_main(args)
+
+
 def run(args: argparse.Namespace) -> int:
-    """``bcs operator``: run until interrupted; 0 on Ctrl-C, 1 on a startup error."""
+    """``bcs operator``: run until SIGTERM or Ctrl-C (then 0), 1 on a startup error."""
     try:
-        asyncio.run(_operator_main(args))
+        asyncio.run(_until_signalled(args))
     except KeyboardInterrupt:
         return 0
     except errors.BcsError as e:
