@@ -15,66 +15,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-
 from bcs import errors
 from bcs.plugins.k8s.kube import client
-from bcs.plugins.k8s.operators.gamedeployment import model, scale, update
-from bcs.plugins.k8s.operators.hook import model as hook_model
-from bcs.plugins.k8s.operators.workload import canary, controller, expectations, hooks, revisions
+from bcs.plugins.k8s.operators.gamedeployment import model, passes, scale, update
+from bcs.plugins.k8s.operators.workload import batch, canary, controller, expectations, hooks, revisions
 from bcs.plugins.k8s.operators.workload import pods as podutil
 
 __all__ = ["GameDeploymentController", "Pass"]
 
 
-@attrs.define
-class Pass:
-    """Everything one reconcile pass of one GameDeployment works on."""
-
-    ctl: GameDeploymentController
-    key: str
-    gd: dict[str, Any]
-    status: dict[str, Any]
-    active: list[dict[str, Any]]
-    revisions: list[dict[str, Any]]
-    update_rev: str
-    update_tpl: dict[str, Any]
-    current_rev: str
-    current_tpl: dict[str, Any]
-    now: datetime.datetime
-    partition: int = 0
-    delay: float | None = None
-
-    @property
-    def spec(self) -> dict[str, Any]:
-        return self.gd["spec"]
-
-    @property
-    def ns(self) -> str:
-        return self.gd["metadata"]["namespace"]
-
-    @property
-    def stamp(self) -> str:
-        return hook_model.format_time(self.now)
-
-    @property
-    def owner(self) -> dict[str, Any]:
-        return controller.owner_ref(self.gd)
-
-    @property
-    def updated(self) -> list[dict[str, Any]]:
-        return [p for p in self.active if _rev(p) == self.update_rev]
-
-    @property
-    def not_updated(self) -> list[dict[str, Any]]:
-        return [p for p in self.active if _rev(p) != self.update_rev]
-
-    def requeue(self, seconds: float) -> None:
-        self.delay = seconds if self.delay is None else min(self.delay, seconds)
-
-
-def _rev(pod: dict[str, Any]) -> str:
-    return ((pod.get("metadata") or {}).get("labels") or {}).get(revisions.REVISION_LABEL, "")
+Pass = passes.Pass
+_rev = passes.revision_of
 
 
 class GameDeploymentController(controller.WorkloadController):
@@ -117,16 +68,20 @@ class GameDeploymentController(controller.WorkloadController):
                 p.gd, reason="FailedCreate", message="no free pod index left in the range", warning=True
             )
             return
+        bodies = []
         for i in range(n):
             instance = model.new_instance_id(taken)
             taken.add(instance)
-            body = _new_pod(p, template, rev, instance, indexes[i] if indexes else None)
+            bodies.append(_new_pod(p, template, rev, instance, indexes[i] if indexes else None))
+
+        async def create(i: int) -> None:
+            body = bodies[i]
             name = body["metadata"]["name"]
             self.expectations.expect(p.key, expectations.CREATE, name)
             try:
                 await self.kube.create(controller.PODS, p.ns, body)
             except errors.BcsError as e:
-                self.expectations.forget(p.key)
+                self.expectations.cancel(p.key, expectations.CREATE, name)
                 _condition(p.status, "FailedScale", str(e), p.stamp)
                 await self.recorder.record(
                     p.gd, reason="FailedCreate", message=f"create pod {name}: {e}", warning=True
@@ -137,8 +92,10 @@ class GameDeploymentController(controller.WorkloadController):
                 p.gd, reason="SuccessfulCreate", message=f"created pod {name} at revision {rev}"
             )
 
+        await batch.slow_start(len(bodies), create)
+
     async def delete_pods(self, p: Pass, pods: list[dict[str, Any]], *, reason: str) -> None:
-        for pod in pods:
+        async def delete(pod: dict[str, Any]) -> None:
             name = pod["metadata"]["name"]
             ok = await self.glue.check_pod(
                 p.gd, pod, type_=hooks.PRE_DELETE, status=p.status, owner_ref=p.owner, now=p.stamp
@@ -148,16 +105,18 @@ class GameDeploymentController(controller.WorkloadController):
                     marked = copy.deepcopy(pod)
                     marked["metadata"].setdefault("annotations", {})[model.DELETING_ANNOTATION] = p.stamp
                     await self.replace_pod(p, marked, action=None)
-                continue
+                return
             self.expectations.expect(p.key, expectations.DELETE, name)
             try:
                 await self.kube.delete(controller.PODS, p.ns, name)
             except errors.NotFound:
-                continue
+                return
             self.metrics.pod_actions.labels("delete").inc()
             await self.recorder.record(
                 p.gd, reason="SuccessfulDelete", message=f"deleted pod {name} ({reason})"
             )
+
+        await batch.limited(pods, delete)
 
     async def replace_pod(self, p: Pass, pod: dict[str, Any], *, action: str | None) -> dict[str, Any]:
         meta = pod["metadata"]
@@ -260,7 +219,8 @@ class GameDeploymentController(controller.WorkloadController):
         p.partition = self.partition_of(p)
         await self.glue.collect(gd, {pod["metadata"]["name"]: pod for pod in active}, status)
         await self.manage(p)
-        self._fill_status(p)
+        # No second _fill_status: the counts come from this pass's pods, which manage() does not change
+        # (its writes show up in the next pass).
         if (status.get("updatedReplicas") == len(active) == gd["spec"]["replicas"]) and not p.not_updated:
             status["currentRevision"] = update_rev
         await self._write_status(gd, cached, status)
@@ -292,10 +252,16 @@ class GameDeploymentController(controller.WorkloadController):
         st, spec = p.status, p.spec
         mrs = int(spec.get("minReadySeconds") or 0)
         updated = p.updated
+        ready = available = 0
+        for pod in p.active:
+            if podutil.is_ready(pod):
+                ready += 1
+                if mrs <= 0 or podutil.is_available(pod, mrs, p.now):
+                    available += 1
         st["observedGeneration"] = p.gd["metadata"].get("generation", 0)
         st["replicas"] = len(p.active)
-        st["readyReplicas"] = sum(1 for pod in p.active if podutil.is_ready(pod))
-        st["availableReplicas"] = sum(1 for pod in p.active if podutil.is_available(pod, mrs, p.now))
+        st["readyReplicas"] = ready
+        st["availableReplicas"] = available
         st["updatedReplicas"] = len(updated)
         st["updatedReadyReplicas"] = sum(1 for pod in updated if update.update_ready(p, pod))
         st["updateRevision"] = p.update_rev

@@ -13,7 +13,7 @@ from bcs.plugins.k8s.operators.gamedeployment import model
 from bcs.plugins.k8s.operators.workload import pods as podutil
 
 if TYPE_CHECKING:
-    from bcs.plugins.k8s.operators.gamedeployment.controller import Pass
+    from bcs.plugins.k8s.operators.gamedeployment.passes import Pass
 
 __all__ = ["manage", "surge"]
 

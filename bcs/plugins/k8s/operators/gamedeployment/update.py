@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bcs.plugins.k8s.operators.gamedeployment import model
-from bcs.plugins.k8s.operators.workload import hooks, inplace
+from bcs.plugins.k8s.operators.workload import batch, hooks, inplace
 from bcs.plugins.k8s.operators.workload import pods as podutil
 
 if TYPE_CHECKING:
-    from bcs.plugins.k8s.operators.gamedeployment.controller import Pass
+    from bcs.plugins.k8s.operators.gamedeployment.passes import Pass
 
 __all__ = ["manage", "refresh", "in_place", "update_ready", "max_unavailable"]
 
@@ -24,7 +24,19 @@ FAILED_UPDATE = "FailedUpdate"
 
 
 def update_ready(p: Pass, pod: dict[str, Any]) -> bool:
-    """Available, in-place update finished, and the in-place readiness gate (if any) True."""
+    """Available, in-place update finished, and the in-place readiness gate (if any) True.
+
+    Remembered for the rest of the pass (keyed by the pod object, which a pass never changes).
+    """
+    hit = p.memo.get(id(pod))
+    if hit is not None and hit[0] is pod:
+        return hit[1]
+    value = _update_ready(p, pod)
+    p.memo[id(pod)] = (pod, value)
+    return value
+
+
+def _update_ready(p: Pass, pod: dict[str, Any]) -> bool:
     if not podutil.is_available(pod, int(p.spec.get("minReadySeconds") or 0), p.now):
         return False
     if inplace.in_progress(pod):
@@ -62,19 +74,19 @@ async def refresh(p: Pass, pod: dict[str, Any]) -> None:
         )
         await p.ctl.replace_pod(p, new, action="inplace")
         return
-    gate = inplace.has_gate(pod)
     done = inplace.completed(pod)
     # Flip the gate True for a new pod (no condition yet) or once an in-place update to the pod's own
     # revision has finished; a False set just before an update must survive until that update is done.
-    state_rev = inplace.state_revision(pod)
-    fresh = podutil.condition(pod, podutil.INPLACE_READY) is None
-    if gate and done and (fresh or state_rev == p.ctl.revision_of(pod)):
-        flipped = inplace.with_condition(pod, True, stamp)
-        if flipped is not None:
-            await p.ctl.replace_pod_status(p, flipped)
-            pod = flipped
-    applied = (pod["metadata"].get("annotations") or {}).get(inplace.STATE_ANNOTATION)
-    if done and applied and p.spec.get(hooks.STRATEGY_FIELD[hooks.POST_INPLACE]):
+    if done and inplace.has_gate(pod):
+        fresh = podutil.condition(pod, podutil.INPLACE_READY) is None
+        if fresh or inplace.state_revision(pod) == p.ctl.revision_of(pod):
+            flipped = inplace.with_condition(pod, True, stamp)
+            if flipped is not None:
+                await p.ctl.replace_pod_status(p, flipped)
+                pod = flipped
+    if not (done and p.spec.get(hooks.STRATEGY_FIELD[hooks.POST_INPLACE])):
+        return
+    if (pod["metadata"].get("annotations") or {}).get(inplace.STATE_ANNOTATION):
         await p.ctl.glue.check_pod(
             p.gd, pod, type_=hooks.POST_INPLACE, status=p.status, owner_ref=p.owner, now=stamp
         )
@@ -125,11 +137,10 @@ async def manage(p: Pass) -> None:
         not_ready += 1
         chosen.append(pod)
     kind = strategy["type"]
-    for pod in chosen:
-        if kind == model.ROLLING:
-            await p.ctl.delete_pods(p, [pod], reason="rolling update")
-        elif not await in_place(p, pod, hot=kind == model.HOTPATCH):
-            return
+    if kind == model.ROLLING:
+        await p.ctl.delete_pods(p, chosen, reason="rolling update")
+    else:
+        await batch.limited(chosen, lambda pod: in_place(p, pod, hot=kind == model.HOTPATCH))
 
 
 async def in_place(p: Pass, pod: dict[str, Any], *, hot: bool) -> bool:

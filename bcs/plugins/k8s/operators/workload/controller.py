@@ -130,6 +130,7 @@ class WorkloadController:
             asyncio.create_task(i.run(), name=f"{self.resource.plural} informer {i.resource.plural}")
             for i in infs
         ]
+        tasks.append(asyncio.create_task(self.recorder.run(), name=f"{self.resource.plural} events"))
         try:
             await asyncio.gather(*(i.wait_synced() for i in infs))
             tasks += [

@@ -64,6 +64,14 @@ class Expectations:
             self._pending.pop(key, None)
         return not left
 
+    def cancel(self, key: str, kind: str, name: str) -> None:
+        """Drop the expectation of ``kind`` on ``name`` (its write failed: it will never be seen)."""
+        left = [p for p in self._pending.get(key, []) if not (p.kind == kind and p.name == name)]
+        if left:
+            self._pending[key] = left
+        else:
+            self._pending.pop(key, None)
+
     def pending(self, key: str) -> int:
         return len(self._pending.get(key, []))
 

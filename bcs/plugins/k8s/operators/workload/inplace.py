@@ -16,8 +16,8 @@ pod works on either kubelet; an in-place update clears them so that it really re
 
 from __future__ import annotations
 
-import copy
 import datetime
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -65,10 +65,25 @@ def hot_patch_marks(containers: list[str] | None) -> dict[str, str | None]:
     return {BKBCS_HOT_PATCH_ANNOTATION: ",".join(containers), SIM_HOT_PATCH_ANNOTATION: "true"}
 
 
+def _for_patch(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``pod`` whose metadata (labels, annotations) and container entries may be changed.
+
+    Only those are written back (as a JSON patch), so the rest (status, the rest of spec) is shared
+    with ``pod`` rather than deep-copied: a rollout pass copies hundreds of pods.
+    """
+    new = dict(pod)
+    meta = new["metadata"] = dict(pod.get("metadata") or {})
+    meta["labels"] = dict(meta.get("labels") or {})
+    meta["annotations"] = dict(meta.get("annotations") or {})
+    spec = new["spec"] = dict(pod.get("spec") or {})
+    spec["containers"] = [dict(c) for c in spec.get("containers") or []]
+    return new
+
+
 def _without_images(spec: Mapping[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(dict(spec))
-    for c in out.get("containers") or []:
-        c.pop("image", None)
+    """A view of ``spec`` without container images, for comparison only (shares the rest)."""
+    out = dict(spec)
+    out["containers"] = [{k: v for k, v in c.items() if k != "image"} for c in spec.get("containers") or []]
     return out
 
 
@@ -98,12 +113,9 @@ def with_condition(
     cur = podutil.condition(pod, podutil.INPLACE_READY)
     if cur is not None and cur.get("status") == want:
         return None
-    new = copy.deepcopy(dict(pod))
-    conds = [
-        c
-        for c in (new.setdefault("status", {}).get("conditions") or [])
-        if c.get("type") != podutil.INPLACE_READY
-    ]
+    new = dict(pod)  # only status.conditions changes: share everything else
+    new["status"] = dict(pod.get("status") or {})
+    conds = [c for c in new["status"].get("conditions") or [] if c.get("type") != podutil.INPLACE_READY]
     cond: dict[str, Any] = {"type": podutil.INPLACE_READY, "status": want, "lastTransitionTime": now}
     if reason:
         cond["reason"] = reason
@@ -139,8 +151,8 @@ def start(
     labels = template_meta.get("labels") or {}
     annotations = template_meta.get("annotations") or {}
     if grace_seconds > 0:
-        new = copy.deepcopy(dict(pod))
-        ann = new["metadata"].setdefault("annotations", {})
+        new = _for_patch(pod)
+        ann = new["metadata"]["annotations"]
         ann[GRACE_ANNOTATION] = json.dumps(
             {
                 "target": json.loads(_target(images, revision, labels, annotations)),
@@ -162,10 +174,10 @@ def apply(
     now: str,
 ) -> dict[str, Any]:
     """A copy of ``pod`` with new images, revision label and ``inplace-update-state``."""
-    new = copy.deepcopy(dict(pod))
+    new = _for_patch(pod)
     meta = new["metadata"]
     statuses = {cs.get("name"): cs for cs in (pod.get("status") or {}).get("containerStatuses") or []}
-    ann = meta.setdefault("annotations", {})
+    ann = meta["annotations"]
     ann.update(annotations)
     ann.pop(GRACE_ANNOTATION, None)
     for key in hot_patch_marks(None):
@@ -180,7 +192,7 @@ def apply(
         },
         sort_keys=True,
     )
-    meta.setdefault("labels", {}).update({**labels, revisions.REVISION_LABEL: revision})
+    meta["labels"].update({**labels, revisions.REVISION_LABEL: revision})
     for c in new["spec"]["containers"]:
         if c.get("name") in images:
             c["image"] = images[c["name"]]
@@ -191,26 +203,34 @@ def hot_patch(
     pod: Mapping[str, Any], *, images: Mapping[str, str], revision: str, labels: Mapping[str, str], now: str
 ) -> dict[str, Any]:
     """A copy of ``pod`` hot-patched to ``images`` (containers keep running)."""
-    new = copy.deepcopy(dict(pod))
+    new = _for_patch(pod)
     meta = new["metadata"]
-    ann = meta.setdefault("annotations", {})
+    ann = meta["annotations"]
     ann.update({k: v for k, v in hot_patch_marks(sorted(images)).items() if v is not None})
     ann[HOTPATCH_STATE_ANNOTATION] = json.dumps(
         {"revision": revision, "updateTimestamp": now, "images": dict(images)}, sort_keys=True
     )
-    meta.setdefault("labels", {}).update({**labels, revisions.REVISION_LABEL: revision})
+    meta["labels"].update({**labels, revisions.REVISION_LABEL: revision})
     for c in new["spec"]["containers"]:
         if c.get("name") in images:
             c["image"] = images[c["name"]]
     return new
 
 
-def _state(pod: Mapping[str, Any]) -> dict[str, Any] | None:
-    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(STATE_ANNOTATION)
+@functools.lru_cache(maxsize=16384)
+def _parse_state(raw: str) -> dict[str, Any] | None:
+    # Every pass reads the state of every pod; the text only changes with an update, so parse it once.
+    # Callers only read the result (it is shared).
     try:
-        return json.loads(raw) if raw else None
+        value = json.loads(raw)
     except ValueError:
         return None
+    return value if isinstance(value, dict) else None
+
+
+def _state(pod: Mapping[str, Any]) -> dict[str, Any] | None:
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(STATE_ANNOTATION)
+    return _parse_state(raw) if raw else None
 
 
 def state_revision(pod: Mapping[str, Any]) -> str | None:

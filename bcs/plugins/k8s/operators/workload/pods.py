@@ -11,6 +11,7 @@ actually decide between otherwise equal pods.
 from __future__ import annotations
 
 import datetime
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -37,8 +38,19 @@ INPLACE_READY = "InPlaceUpdateReady"
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
+@functools.lru_cache(maxsize=65536)
+def _parse_text(ts: str) -> datetime.datetime:
+    # Each pass sorts every candidate by two timestamps that rarely change: parse each text once.
+    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
 def _parse(ts: str | None) -> datetime.datetime | None:
-    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
+    return _parse_text(ts) if ts else None
+
+
+@functools.lru_cache(maxsize=65536)
+def _seconds(ts: str) -> float:
+    return _parse_text(ts).timestamp()
 
 
 def condition(pod: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
@@ -98,18 +110,20 @@ def deletion_key(
     pod_cost = _cost((meta.get("annotations") or {}).get(POD_DELETION_COST))
     # A missing cost makes the worst candidate: such pods are deleted last.
     pod_rank = (1, 0.0) if pod_cost is None else (0, -pod_cost if descend else pod_cost)
-    since = ready_since(pod)
-    ready_rank = -(since.timestamp()) if since else 0.0  # more recently ready first
-    created = _parse(meta.get("creationTimestamp"))
+    ready_cond = condition(pod, "Ready")
+    ready = bool(ready_cond and ready_cond.get("status") == "True")
+    since = (ready_cond or {}).get("lastTransitionTime") if ready else None
+    ready_rank = -_seconds(since) if since else 0.0  # more recently ready first
+    created = meta.get("creationTimestamp")
     return (
         1 if node else 0,
         _PHASE_RANK.get(st.get("phase") or "Pending", 1),
-        1 if is_ready(pod) else 0,
+        1 if ready else 0,
         node_cost,
         pod_rank,
         ready_rank,
         -restarts(pod),
-        -(created.timestamp() if created else 0.0),
+        -(_seconds(created) if created else 0.0),
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from bcs.plugins.k8s.kube import client, informer
 from bcs.plugins.k8s.operators import cli
 from bcs.plugins.k8s.operators.gamedeployment import controller as gd_controller
+from bcs.plugins.k8s.operators.gamestatefulset import controller as gsts_controller
 from bcs.plugins.k8s.operators.hook import controller as hook_controller
 from bcs.plugins.k8s.operators.workload import controller as wl_controller
 from bcs.sim.kube import cluster
@@ -34,10 +35,12 @@ async def gkube(game_sim: cluster.KubeSim) -> AsyncIterator[client.KubeClient]:
 
 @attrs.define
 class Running:
-    """Controllers running as tasks; ``restart_gd`` replaces the GameDeployment controller."""
+    """Controllers running as tasks; ``start_gd`` (re)starts the GameDeployment controller,
+    ``start_gsts`` the GameStatefulSet one."""
 
     kube: client.KubeClient
     gd: gd_controller.GameDeploymentController | None = None
+    gsts: gsts_controller.GameStatefulSetController | None = None
     hook: hook_controller.HookController | None = None
     tasks: dict[str, asyncio.Task[None]] = attrs.Factory(dict)
 
@@ -45,6 +48,11 @@ class Running:
         self.gd = gd_controller.GameDeploymentController(self.kube, namespace="default")
         self.tasks["gd"] = asyncio.create_task(self.gd.run(), name="gd controller")
         return self.gd
+
+    def start_gsts(self) -> gsts_controller.GameStatefulSetController:
+        self.gsts = gsts_controller.GameStatefulSetController(self.kube, namespace="default")
+        self.tasks["gsts"] = asyncio.create_task(self.gsts.run(), name="gsts controller")
+        return self.gsts
 
     async def stop(self, name: str) -> None:
         task = self.tasks.pop(name, None)
@@ -54,17 +62,34 @@ class Running:
                 await task
 
 
-@pytest.fixture
-async def operators(gkube: client.KubeClient) -> AsyncIterator[Running]:
-    r = Running(gkube)
-    r.hook = hook_controller.HookController(gkube, namespace="default", error_retry=0.2)
+@contextlib.asynccontextmanager
+async def _running(kube: client.KubeClient, *, gd: bool, gsts: bool) -> AsyncIterator[Running]:
+    r = Running(kube)
+    r.hook = hook_controller.HookController(kube, namespace="default", error_retry=0.2)
     r.tasks["hook"] = asyncio.create_task(r.hook.run(), name="hook controller")
-    r.start_gd()
+    if gd:
+        r.start_gd()
+    if gsts:
+        r.start_gsts()
     try:
         yield r
     finally:
         for name in list(r.tasks):
             await r.stop(name)
+
+
+@pytest.fixture
+async def operators(gkube: client.KubeClient) -> AsyncIterator[Running]:
+    """The Hook and GameDeployment controllers (tests may add the GameStatefulSet one)."""
+    async with _running(gkube, gd=True, gsts=False) as r:
+        yield r
+
+
+@pytest.fixture
+async def gsts_operators(gkube: client.KubeClient) -> AsyncIterator[Running]:
+    """The Hook and GameStatefulSet controllers."""
+    async with _running(gkube, gd=False, gsts=True) as r:
+        yield r
 
 
 @attrs.define

@@ -6,6 +6,7 @@ from typing import Any
 
 from bcs.plugins.k8s.kube import client
 from bcs.plugins.k8s.operators.gamedeployment import model
+from bcs.plugins.k8s.operators.gamestatefulset import model as gsts_model
 from bcs.plugins.k8s.operators.workload import controller as wl_controller
 from bcs.plugins.k8s.operators.workload import pods as podutil
 
@@ -33,6 +34,31 @@ def game_deployment(
             **spec,
         },
     }
+
+
+def game_statefulset(
+    name: str,
+    replicas: int,
+    *,
+    strategy: dict[str, Any] | None = None,
+    images: tuple[str, ...] = ("game:v1",),
+    **spec: Any,
+) -> dict[str, Any]:
+    body = game_deployment(name, replicas, strategy=strategy, images=images, **spec)
+    body["kind"] = "GameStatefulSet"
+    return body
+
+
+async def gsts(kube: client.KubeClient, name: str) -> dict[str, Any]:
+    return await kube.get(gsts_model.GAMESTATEFULSETS, NS, name)
+
+
+def by_name(pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {p["metadata"]["name"]: p for p in pods}
+
+
+def restart_counts(pod: dict[str, Any]) -> dict[str, int]:
+    return {cs["name"]: cs["restartCount"] for cs in (pod.get("status") or {}).get("containerStatuses") or []}
 
 
 async def pods_of(kube: client.KubeClient, app: str) -> list[dict[str, Any]]:

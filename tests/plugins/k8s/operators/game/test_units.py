@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bcs.plugins.k8s.operators import cli
 from bcs.plugins.k8s.operators.gamestatefulset import model as gsts_model
-from bcs.plugins.k8s.operators.workload import expectations, inplace, revisions
+from bcs.plugins.k8s.operators.workload import batch, events, expectations, inplace, revisions
 from bcs.plugins.k8s.operators.workload import pods as podutil
 from bcs.sim.kube.controllers import kubelet
 
@@ -81,3 +83,56 @@ def test_operators_are_registered() -> None:
     assert set(cli.OPERATORS) == {"hook", "gamedeployment", "gamestatefulset"}
     names = {p.name for p in cli._crd_files(cli.CRD_DIR)}
     assert {"gamedeployment.yaml", "gamestatefulset.yaml"} <= names
+
+
+def test_expectations_cancel_drops_only_that_write() -> None:
+    exp = expectations.Expectations()
+    exp.expect("k", expectations.CREATE, "a")
+    exp.expect("k", expectations.CREATE, "b")
+    exp.cancel("k", expectations.CREATE, "a")  # its create failed: it will never show up
+    assert exp.pending("k") == 1
+    assert exp.satisfied("k", {"b": {"metadata": {}}}.get)
+
+
+async def test_slow_start_doubles_batches_and_stops_at_a_failure() -> None:
+    started: list[int] = []
+    batch_ends: set[int] = set()  # how many calls had started when each call finished
+
+    async def make(i: int) -> None:
+        started.append(i)
+        await asyncio.sleep(0)  # its whole batch starts before any call of it finishes
+        batch_ends.add(len(started))
+        if i == 9:
+            raise ValueError("refused")
+
+    try:
+        await batch.slow_start(40, make, limit=4)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the failure was swallowed")
+    assert sorted(batch_ends) == [1, 3, 7, 11]  # batches of 1, 2, 4, then capped at 4
+    assert started == list(range(11))  # the batch holding the failure ran in full, then it stopped
+
+
+async def test_limited_keeps_order_and_bounds_concurrency() -> None:
+    running, most = 0, 0
+
+    async def work(i: int) -> int:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0)
+        running -= 1
+        return i * 2
+
+    assert await batch.limited(list(range(10)), work, limit=3) == [i * 2 for i in range(10)]
+    assert most == 3
+
+
+async def test_event_recorder_never_blocks_and_drops_beyond_its_backlog() -> None:
+    rec = events.Recorder(None, "test", backlog=2)  # type: ignore[arg-type]  # nothing is posted here
+    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}}
+    for _ in range(3):
+        await rec.record(obj, reason="R", message="m")
+    assert (rec.recorded, rec.pending(), rec.dropped) == (3, 2, 1)
