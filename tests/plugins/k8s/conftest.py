@@ -99,7 +99,7 @@ async def _served(kube: client.KubeClient, path: str, plural: str) -> bool:
 
 @pytest.fixture
 async def hook_crds(kube: client.KubeClient) -> client.KubeClient:
-    """``kube``, with the HookTemplate/HookRun CRDs installed from config/crds."""
+    """``kube``, with the HookTemplate/HookRun CRDs installed from the packaged CRDs."""
     await cli.apply_crds(kube)
     return kube
 

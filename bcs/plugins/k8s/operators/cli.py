@@ -3,8 +3,8 @@
 :func:`run_operators` is what both the standalone command and ``bcs serve`` (one per cluster that
 enables operators) run: a :class:`~bcs.plugins.k8s.kube.leader.LeaderElector` whose leader runs the
 selected controllers, so two replicas never both act. :func:`install_crds` server-side-applies the CRDs
-under ``config/crds/`` and waits until the API serves them. The lead wires :func:`configure_parser` /
-:func:`run` into ``bcs`` (``operator``) and :func:`configure_crds_parser` / :func:`run_crds` (``crds``).
+shipped as package data (``crds/`` beside this module; ``config/crds`` links there) and waits until
+the API serves them. ``bcs operator`` and ``bcs crds install`` are wired in by the k8s plugin.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CRD_DIR = pathlib.Path(__file__).resolve().parents[4] / "config" / "crds"
+CRD_DIR = pathlib.Path(__file__).resolve().parent / "crds"  # package data (config/crds links here)
 CRDS = client.Resource(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
