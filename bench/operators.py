@@ -93,8 +93,22 @@ async def _until(check: Callable[[], Awaitable[Any]], *, timeout: float, what: s
         await asyncio.sleep(0.1)
 
 
-def _template(app: str, image: str) -> dict[str, Any]:
-    return {"metadata": {"labels": {"app": app}}, "spec": {"containers": [{"name": "main", "image": image}]}}
+def _workload(api_version: str, kind: str, app: str, n: int, **strategy: Any) -> dict[str, Any]:
+    """``n`` replicas of pod ``app`` at game:v0 in ``NS``, rolled out by ``strategy`` (the spec field)."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": app, "namespace": NS},
+        "spec": {
+            "replicas": n,
+            "selector": {"matchLabels": {"app": app}},
+            "template": {
+                "metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": "main", "image": "game:v0"}]},
+            },
+            **strategy,
+        },
+    }
 
 
 def _image_patch(image: str) -> list[dict[str, Any]]:
@@ -250,28 +264,20 @@ async def run(args: argparse.Namespace) -> None:
             ctl = gd_controller.GameDeploymentController(kube, namespace=NS)
             task = asyncio.create_task(ctl.run(), name="bench gd controller")
             try:
-                gd = {
-                    "apiVersion": "tkex.tencent.com/v1alpha1",
-                    "kind": "GameDeployment",
-                    "metadata": {"name": "bench", "namespace": NS},
-                    "spec": {
-                        "replicas": n,
-                        "selector": {"matchLabels": {"app": "bench"}},
-                        "template": _template("bench", "game:v0"),
-                        "updateStrategy": {"type": "InplaceUpdate", "maxUnavailable": "20%"},
-                    },
-                }
-                deploy = {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "metadata": {"name": "base", "namespace": NS},
-                    "spec": {
-                        "replicas": n,
-                        "selector": {"matchLabels": {"app": "base"}},
-                        "template": _template("base", "game:v0"),
-                        "strategy": {"rollingUpdate": {"maxUnavailable": "20%", "maxSurge": 0}},
-                    },
-                }
+                gd = _workload(
+                    "tkex.tencent.com/v1alpha1",
+                    "GameDeployment",
+                    "bench",
+                    n,
+                    updateStrategy={"type": "InplaceUpdate", "maxUnavailable": "20%"},
+                )
+                deploy = _workload(
+                    "apps/v1",
+                    "Deployment",
+                    "base",
+                    n,
+                    strategy={"rollingUpdate": {"maxUnavailable": "20%", "maxSurge": 0}},
+                )
                 start = time.perf_counter()
                 await kube.create(model.GAMEDEPLOYMENTS, NS, gd)
                 await _until(lambda: _gd_done(kube, n, None), timeout=timeout, what="GameDeployment ready")

@@ -151,8 +151,11 @@ async def open_kv(
         await store.close()
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "the condition") -> Any:
-    """Poll ``check`` (sync or async) until it returns something truthy; fail after ``timeout`` s."""
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 10.0, what: str = "the condition", every: float = 0.02
+) -> Any:
+    """Poll ``check`` (sync or async) every ``every`` s until it returns something truthy (returned);
+    fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -162,7 +165,7 @@ async def eventually(check: Callable[[], Any], *, timeout: float = 10.0, what: s
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(every)
 
 
 class Collector:

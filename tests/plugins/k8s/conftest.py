@@ -3,63 +3,21 @@ web endpoint the test scripts."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import functools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
 import pytest
 from aiohttp import web
 
-from bcs import errors
 from bcs.plugins.k8s.kube import client
 from bcs.plugins.k8s.operators import cli
 from bcs.sim.kube import cluster
+from tests import services
 
-# The simulator does not serve coordination.k8s.io/v1 Leases yet (reported to the lead). Until it does,
-# tests register a CRD with the same group, version, kind and plural, which the simulator serves with
-# the same REST semantics (get/create/update with resourceVersion conflicts). Remove once it is built in.
-LEASE_STANDIN_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "leases.coordination.k8s.io"},
-    "spec": {
-        "group": "coordination.k8s.io",
-        "scope": "Namespaced",
-        "names": {"plural": "leases", "singular": "lease", "kind": "Lease", "listKind": "LeaseList"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-                },
-            }
-        ],
-    },
-}
-
-
-async def until(
-    fn: Callable[[], Any | Awaitable[Any]],
-    *,
-    timeout: float = 20.0,
-    what: str = "condition",
-    every: float = 0.05,
-) -> Any:
-    """Poll ``fn`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(every)
+# The suite's poll-with-deadline: ``services.eventually`` with a longer default deadline.
+until = functools.partial(services.eventually, timeout=20.0, every=0.05)
 
 
 @pytest.fixture
@@ -77,24 +35,8 @@ async def kube(kube_sim: cluster.KubeSim) -> AsyncIterator[client.KubeClient]:
 
 @pytest.fixture
 async def leases(kube: client.KubeClient) -> client.KubeClient:
-    """``kube``, on a cluster that serves coordination.k8s.io/v1 Leases (see LEASE_STANDIN_CRD)."""
-    try:
-        listing = await kube.request("GET", "/apis/coordination.k8s.io/v1")
-        served = any(r.get("name") == "leases" for r in listing.get("resources") or [])
-    except errors.NotFound:
-        served = False
-    if not served:
-        await kube.create(cli.CRDS, None, LEASE_STANDIN_CRD)
-        await until(lambda: _served(kube, "/apis/coordination.k8s.io/v1", "leases"), what="lease stand-in")
+    """``kube``, for tests about Leases (the simulator serves coordination.k8s.io/v1)."""
     return kube
-
-
-async def _served(kube: client.KubeClient, path: str, plural: str) -> bool:
-    try:
-        listing = await kube.request("GET", path)
-    except errors.NotFound:
-        return False
-    return any(r.get("name") == plural for r in listing.get("resources") or [])
 
 
 @pytest.fixture

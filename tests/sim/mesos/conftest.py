@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,25 +17,13 @@ import orjson
 import pytest
 
 from bcs.sim.mesos import sim
+from tests import services
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 MakeScheduler = Callable[..., Awaitable["Scheduler"]]
 
-
-async def until(
-    fn: Callable[[], Any | Awaitable[Any]], *, timeout: float = 10.0, what: str = "condition"
-) -> Any:
-    """Poll ``fn`` until it returns something truthy (the polled value is returned)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
+# The name these tests poll with: ``services.eventually``, polling often (the simulator is fast).
+until = functools.partial(services.eventually, every=0.01)
 
 
 class RecordIO:

@@ -18,7 +18,7 @@ import pathlib
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import prometheus_client
@@ -51,7 +51,12 @@ CRD_DIR = pathlib.Path(__file__).resolve().parent / "crds"  # package data (conf
 CRDS = client.Resource(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
-OPERATORS = ("hook", "gamedeployment", "gamestatefulset")
+_CONTROLLERS: dict[str, Callable[..., Any]] = {  # in the order they start
+    "hook": hook_controller.HookController,
+    "gamedeployment": gd_controller.GameDeploymentController,
+    "gamestatefulset": gsts_controller.GameStatefulSetController,
+}
+OPERATORS = tuple(_CONTROLLERS)
 FIELD_MANAGER = "bcs"
 
 
@@ -128,13 +133,9 @@ async def run_operators(
     identity = identity or f"{socket.gethostname()}-{os.getpid()}"
 
     async def lead() -> None:
-        built: list[Any] = (
-            [hook_controller.HookController(kube, namespace=namespace)] if "hook" in operators else []
-        )
-        if "gamedeployment" in operators:
-            built.append(gd_controller.GameDeploymentController(kube, namespace=namespace))
-        if "gamestatefulset" in operators:
-            built.append(gsts_controller.GameStatefulSetController(kube, namespace=namespace))
+        built: list[Any] = [
+            _CONTROLLERS[name](kube, namespace=namespace) for name in OPERATORS if name in operators
+        ]
         if controllers is not None:
             controllers.extend(built)
         detach = (

@@ -25,6 +25,7 @@ __all__ = [
     "INDEX_ID_LABEL",
     "DELETING_ANNOTATION",
     "with_defaults",
+    "common_defaults",
     "new_instance_id",
     "random_suffix",
 ]
@@ -50,19 +51,26 @@ def new_instance_id(taken: set[str]) -> str:
             return candidate
 
 
-def with_defaults(obj: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of the GameDeployment with bk-bcs' defaults filled in."""
+def common_defaults(obj: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A deep copy of a game workload (either kind) with the defaults both kinds share filled in, and
+    its ``updateStrategy`` (for the kind's own defaults)."""
     out = copy.deepcopy(dict(obj))
     spec = out.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("minReadySeconds", 0)
+    spec.setdefault("scaleStrategy", {}).setdefault("podsToDelete", [])
     strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("paused", False)
+    strategy.setdefault("inPlaceUpdateStrategy", {}).setdefault("gracePeriodSeconds", 0)
+    return out, strategy
+
+
+def with_defaults(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of the GameDeployment with bk-bcs' defaults filled in."""
+    out, strategy = common_defaults(obj)
     strategy.setdefault("type", ROLLING)
     strategy.setdefault("partition", 0)
     strategy.setdefault("maxUnavailable", "20%")
     strategy.setdefault("maxSurge", 0)
-    strategy.setdefault("paused", False)
-    strategy.setdefault("inPlaceUpdateStrategy", {}).setdefault("gracePeriodSeconds", 0)
-    spec.setdefault("scaleStrategy", {}).setdefault("podsToDelete", [])
     return out

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bcs.plugins.k8s.kube import client
+from bcs.plugins.k8s.operators.gamedeployment import model as gd_model
 from bcs.plugins.k8s.operators.hook import model as hook_model
 
 __all__ = [
@@ -34,18 +35,11 @@ POD_ORDINAL_LABEL = "gamestatefulset.kubernetes.io/pod-ordinal"
 
 def with_defaults(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy with bk-bcs' GameStatefulSet defaults filled in."""
-    out = copy.deepcopy(dict(obj))
-    spec = out.setdefault("spec", {})
-    spec.setdefault("replicas", 1)
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("minReadySeconds", 0)
+    out, strategy = gd_model.common_defaults(obj)
+    spec = out["spec"]
     spec.setdefault("podManagementPolicy", ORDERED_READY)
     spec.setdefault("volumeClaimTemplates", [])
-    spec.setdefault("scaleStrategy", {}).setdefault("podsToDelete", [])
-    strategy = spec.setdefault("updateStrategy", {})
     strategy.setdefault("type", ON_DELETE)
-    strategy.setdefault("paused", False)
-    strategy.setdefault("inPlaceUpdateStrategy", {}).setdefault("gracePeriodSeconds", 0)
     ru = strategy.setdefault("rollingUpdate", {})
     ru.setdefault("partition", 0)
     ru.setdefault("maxUnavailable", "25%")

@@ -18,6 +18,7 @@ import aiohttp
 
 from bcs import errors
 from bcs.plugins.k8s.kube import client, informer, workqueue
+from bcs.plugins.k8s.operators import base as operators_base
 from bcs.plugins.k8s.operators.hook import assess, events, model
 from bcs.plugins.k8s.operators.hook import metrics as hook_metrics
 from bcs.plugins.k8s.operators.hook import providers as base
@@ -28,12 +29,15 @@ __all__ = ["HookController"]
 logger = logging.getLogger(__name__)
 
 
-class HookController:
+class HookController(operators_base.Controller):
     """Runs every HookRun of one cluster (or of one ``namespace``) to completion.
 
     ``error_retry`` (seconds) is the wait before re-measuring after an Error when the metric has no
     interval (bk-bcs: 10 s). ``reconciles`` counts reconciles, so tests can tell which replica acted.
     """
+
+    resource = model.HOOKRUNS
+    log = logger
 
     def __init__(
         self,
@@ -71,40 +75,7 @@ class HookController:
                 "prometheus": prometheus.PrometheusProvider(session),
                 "kubernetes": kubernetes.KubernetesProvider(self.kube),
             }
-            tasks = [asyncio.create_task(self.informer.run(), name="hookrun informer")]
-            tasks += [
-                asyncio.create_task(self._worker(), name=f"hookrun worker {i}") for i in range(self.workers)
-            ]
-            try:
-                await asyncio.gather(*tasks)
-            finally:
-                self.queue.shutdown()
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except workqueue.ShutDown:
-                return
-            try:
-                delay = await self.reconcile(str(key))
-            except errors.Conflict:
-                self.metrics.reconciles.labels("conflict").inc()
-                self.queue.add_rate_limited(key)  # the informer brings the newer object meanwhile
-            except Exception:
-                self.metrics.reconciles.labels("error").inc()
-                logger.exception("reconciling HookRun %s failed", key)
-                self.queue.add_rate_limited(key)
-            else:
-                self.metrics.reconciles.labels("ok").inc()
-                self.queue.forget(key)
-                if delay is not None:
-                    self.queue.add_after(key, delay)
-            finally:
-                self.queue.done(key)
+            await self.run_workers({"hookrun informer": self.informer.run()}, label="hookrun")
 
     async def reconcile(self, key: str) -> float | None:
         """Advance one HookRun; returns seconds until it next needs attention (None: never)."""

@@ -1,4 +1,5 @@
-"""The skeleton both game-workload controllers share: informers, work queue, workers, metrics.
+"""The skeleton both game-workload controllers share: informers, work queue, metrics (the workers
+are :class:`bcs.plugins.k8s.operators.base.Controller`'s).
 
 Informers follow the workload kind, pods, ControllerRevisions, HookRuns and nodes (for the node
 deletion cost). Pod, revision and HookRun events requeue their controlling workload. A subclass
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from bcs import errors
 from bcs.plugins.k8s.kube import client, informer, workqueue
+from bcs.plugins.k8s.operators import base
 from bcs.plugins.k8s.operators.hook import model as hook_model
 from bcs.plugins.k8s.operators.workload import events, expectations, hooks, revisions
 from bcs.plugins.k8s.operators.workload import metrics as wl_metrics
@@ -48,12 +48,13 @@ def controller_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-class WorkloadController:
+class WorkloadController(base.Controller):
     """Runs reconciles of one workload kind until cancelled (see the module docstring)."""
 
     resource: client.Resource
     component = "bcs-workload-operator"
     metrics_kind = "workload"
+    log = logger
 
     def __init__(self, kube: client.KubeClient, *, namespace: str | None = None, workers: int = 2) -> None:
         self.kube = kube
@@ -78,9 +79,6 @@ class WorkloadController:
     # -- hooks for subclasses ----------------------------------------------------------------
     def instance_of(self, pod: Mapping[str, Any]) -> str:
         return str((pod.get("metadata") or {}).get("name") or "")
-
-    async def reconcile(self, key: str) -> float | None:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     # -- cache views -------------------------------------------------------------------------
     def owned(self, inf: informer.Informer, workload: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -126,45 +124,12 @@ class WorkloadController:
     async def run(self) -> None:
         """Run until cancelled: the informers plus ``workers`` workers (which wait for the caches)."""
         infs = (self.informer, self.pods, self.revisions, self.hookruns, self.nodes)
-        tasks = [
-            asyncio.create_task(i.run(), name=f"{self.resource.plural} informer {i.resource.plural}")
-            for i in infs
-        ]
-        tasks.append(asyncio.create_task(self.recorder.run(), name=f"{self.resource.plural} events"))
-        try:
-            await asyncio.gather(*(i.wait_synced() for i in infs))
-            tasks += [
-                asyncio.create_task(self._worker(), name=f"{self.resource.plural} worker {n}")
-                for n in range(self.workers)
-            ]
-            await asyncio.gather(*tasks)
-        finally:
-            self.queue.shutdown()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        plural = self.resource.plural
+        background = {f"{plural} informer {i.resource.plural}": i.run() for i in infs}
+        background[f"{plural} events"] = self.recorder.run()
+        await self.run_workers(
+            background, label=plural, ready=lambda: asyncio.gather(*(i.wait_synced() for i in infs))
+        )
 
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except workqueue.ShutDown:
-                return
-            t0 = time.monotonic()
-            try:
-                delay = await self.reconcile(str(key))
-            except errors.Conflict:
-                self.metrics.reconciles.labels("conflict").inc()
-                self.queue.add_rate_limited(key)
-            except Exception:
-                self.metrics.reconciles.labels("error").inc()
-                logger.exception("reconciling %s %s failed", self.resource.kind, key)
-                self.queue.add_rate_limited(key)
-            else:
-                self.metrics.reconciles.labels("ok").inc()
-                self.queue.forget(key)
-                if delay is not None:
-                    self.queue.add_after(key, delay)
-            finally:
-                self.metrics.duration.observe(time.monotonic() - t0)
-                self.queue.done(key)
+    def observe(self, seconds: float) -> None:
+        self.metrics.duration.observe(seconds)

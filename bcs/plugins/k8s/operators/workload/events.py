@@ -9,20 +9,16 @@ full (the API is far behind) further Events are dropped and counted in ``dropped
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from bcs import errors
 from bcs.plugins.k8s.kube import client
+from bcs.plugins.k8s.operators import base
 
-__all__ = ["EVENTS", "Recorder"]
+__all__ = ["Recorder"]
 
 logger = logging.getLogger(__name__)
-
-EVENTS = client.Resource("", "v1", "events", "Event")
 
 
 class Recorder:
@@ -33,36 +29,15 @@ class Recorder:
         self.component = component
         self.recorded = 0
         self.dropped = 0
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=backlog)
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=backlog)
 
     async def record(
         self, obj: Mapping[str, Any], *, reason: str, message: str, warning: bool = False
     ) -> None:
-        meta = obj.get("metadata") or {}
-        ns = meta.get("namespace") or "default"
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "metadata": {"name": f"{meta.get('name')}.{secrets.token_hex(8)}", "namespace": ns},
-            "involvedObject": {
-                "apiVersion": obj.get("apiVersion"),
-                "kind": obj.get("kind"),
-                "name": meta.get("name"),
-                "namespace": ns,
-                "uid": meta.get("uid"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "reason": reason,
-            "message": message,
-            "type": "Warning" if warning else "Normal",
-            "source": {"component": self.component},
-            "reportingComponent": self.component,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }
+        body = base.event(obj, reason=reason, message=message, component=self.component, warning=warning)
         self.recorded += 1
         try:
-            self._queue.put_nowait((ns, body))
+            self._queue.put_nowait(body)
         except asyncio.QueueFull:
             self.dropped += 1
 
@@ -72,14 +47,4 @@ class Recorder:
     async def run(self) -> None:
         """Post queued Events until cancelled."""
         while True:
-            ns, body = await self._queue.get()
-            try:
-                await self.kube.create(EVENTS, ns, body)
-            except errors.BcsError as e:
-                logger.warning(
-                    "could not record event %s on %s/%s: %s",
-                    body["reason"],
-                    ns,
-                    body["involvedObject"]["name"],
-                    e,
-                )
+            await base.create_event(self.kube, await self._queue.get(), log=logger)

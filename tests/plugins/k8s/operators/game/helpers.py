@@ -7,6 +7,7 @@ from typing import Any
 from bcs.plugins.k8s.kube import client
 from bcs.plugins.k8s.operators.gamedeployment import model
 from bcs.plugins.k8s.operators.gamestatefulset import model as gsts_model
+from bcs.plugins.k8s.operators.hook import model as hook_model
 from bcs.plugins.k8s.operators.workload import controller as wl_controller
 from bcs.plugins.k8s.operators.workload import pods as podutil
 
@@ -47,6 +48,18 @@ def game_statefulset(
     body = game_deployment(name, replicas, strategy=strategy, images=images, **spec)
     body["kind"] = "GameStatefulSet"
     return body
+
+
+async def hook_template(kube: client.KubeClient, name: str, url: str, **metric: Any) -> None:
+    """Create HookTemplate ``name``: one web metric ``check`` on ``url``, successful when ``$.ok`` is
+    true, with ``metric`` fields added or replaced."""
+    check = {
+        "name": "check",
+        "successCondition": 'result == "true"',
+        "provider": {"web": {"url": url, "jsonPath": "{$.ok}"}},
+    }
+    body = {"metadata": {"name": name}, "spec": {"metrics": [{**check, **metric}]}}
+    await kube.create(hook_model.HOOKTEMPLATES, NS, body)
 
 
 async def gsts(kube: client.KubeClient, name: str) -> dict[str, Any]:

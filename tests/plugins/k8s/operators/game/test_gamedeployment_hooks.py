@@ -13,17 +13,6 @@ from tests.plugins.k8s.operators.game import helpers as h
 from tests.plugins.k8s.operators.game.conftest import PodLog, Running
 
 
-async def _template(kube: client.KubeClient, name: str, url: str, **metric: Any) -> None:
-    m = {
-        "name": "check",
-        "successCondition": 'result == "true"',
-        "provider": {"web": {"url": url, "jsonPath": "{$.ok}"}},
-    }
-    await kube.create(
-        hook_model.HOOKTEMPLATES, h.NS, {"metadata": {"name": name}, "spec": {"metrics": [{**m, **metric}]}}
-    )
-
-
 def _canary(hook_template: str) -> dict[str, Any]:
     steps = [
         {"partition": 3},
@@ -43,7 +32,7 @@ async def _split(kube: client.KubeClient, app: str) -> tuple[int, int]:
 async def test_canary_steps_progress_through_pause_and_hook(
     gkube: client.KubeClient, operators: Running, web_target: WebTarget
 ) -> None:
-    await _template(gkube, "gate-ok", web_target.script("ok", (200, {"ok": True})))
+    await h.hook_template(gkube, "gate-ok", web_target.script("ok", (200, {"ok": True})))
     await gkube.create(model.GAMEDEPLOYMENTS, h.NS, h.game_deployment("can", 4, strategy=_canary("gate-ok")))
     await until(lambda: _st(gkube, "can", readyReplicas=4), what="4 ready")
     await h.set_image(gkube, "can", "game:v2")
@@ -61,7 +50,7 @@ async def test_canary_steps_progress_through_pause_and_hook(
 async def test_failing_step_hook_pauses_the_rollout(
     gkube: client.KubeClient, operators: Running, web_target: WebTarget
 ) -> None:
-    await _template(gkube, "gate-bad", web_target.script("bad", (200, {"ok": False})))
+    await h.hook_template(gkube, "gate-bad", web_target.script("bad", (200, {"ok": False})))
     await gkube.create(
         model.GAMEDEPLOYMENTS, h.NS, h.game_deployment("canb", 4, strategy=_canary("gate-bad"))
     )
@@ -78,7 +67,7 @@ async def test_pre_delete_hook_blocks_deletion_until_it_succeeds(
     gkube: client.KubeClient, operators: Running, web_target: WebTarget, pod_log: PodLog
 ) -> None:
     url = web_target.script("drain", (200, {"ok": False}))
-    await _template(gkube, "drain", url, interval="100ms", successfulLimit=1, failureLimit=-1)
+    await h.hook_template(gkube, "drain", url, interval="100ms", successfulLimit=1, failureLimit=-1)
     body = h.game_deployment("pd", 2, preDeleteUpdateStrategy={"hook": {"templateName": "drain"}})
     await gkube.create(model.GAMEDEPLOYMENTS, h.NS, body)
     await until(lambda: _st(gkube, "pd", readyReplicas=2), what="2 ready")

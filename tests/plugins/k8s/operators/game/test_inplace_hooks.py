@@ -25,17 +25,6 @@ KINDS = {
 }
 
 
-async def _template(kube: client.KubeClient, name: str, url: str, **metric: Any) -> None:
-    m = {
-        "name": "check",
-        "successCondition": 'result == "true"',
-        "provider": {"web": {"url": url, "jsonPath": "{$.ok}"}},
-    }
-    await kube.create(
-        hook_model.HOOKTEMPLATES, h.NS, {"metadata": {"name": name}, "spec": {"metrics": [{**m, **metric}]}}
-    )
-
-
 async def _runs(kube: client.KubeClient, type_: str) -> list[dict[str, Any]]:
     items = (await kube.list(hook_model.HOOKRUNS, h.NS)).get("items") or []
     return [r for r in items if r["metadata"]["labels"].get(hooks.TYPE_LABEL) == type_]
@@ -49,8 +38,8 @@ async def test_pre_inplace_hook_gates_the_update_and_post_inplace_reports(
     if kind == "GameStatefulSet":
         operators.start_gsts()
     pre = web_target.script("pre", (200, {"ok": False}))
-    await _template(gkube, "pre", pre, interval="100ms", successfulLimit=1, failureLimit=-1)
-    await _template(gkube, "post", web_target.script("post", (200, {"ok": True})))
+    await h.hook_template(gkube, "pre", pre, interval="100ms", successfulLimit=1, failureLimit=-1)
+    await h.hook_template(gkube, "post", web_target.script("post", (200, {"ok": True})))
     body = manifest(
         "ih",
         2,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -29,245 +30,162 @@ from tests.plugins.k8s.operators.hook.cases import (
 
 S, F, E, INC = model.SUCCESSFUL, model.FAILED, model.ERROR, model.INCONCLUSIVE
 ONE = 'result == "1"'
+ZERO = 'result == "0"'
+PASSED_ONCE = C(count=1, successful=1, consecutiveSuccessful=1)
+FAILED_ONCE = C(count=1, failed=1)
+ERRED_ONCE = C(error=1, consecutiveError=1)
+
+
+def web_case(
+    id_: str,
+    phase: str,
+    counters: dict[str, int],
+    answers: list[tuple[int, Any]],
+    *,
+    json_path: str = "{$.ok}",
+    message: str = "",
+    terminate_after: int | None = None,
+    **fields: Any,
+) -> Case:
+    """One metric ``m`` (with ``fields``) on the web path ``id_``, which answers ``answers`` in turn."""
+    return Case(
+        id_,
+        [metric("m", web(id_, json_path=json_path), **fields)],
+        phase,
+        {"m": counters},
+        answers={id_: answers},
+        message=message,
+        terminate_after=terminate_after,
+    )
+
 
 CONDITIONS = [
-    Case(
-        "no-conditions",
-        [metric("m", web("c1"))],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"c1": [OK]},
+    web_case("no-conditions", S, PASSED_ONCE, [OK]),
+    web_case("success-true", S, PASSED_ONCE, [OK], successCondition=ONE),
+    web_case(
+        "success-false", F, FAILED_ONCE, [BAD], successCondition=ONE, message="metric m assessed Failed"
     ),
-    Case(
-        "success-true",
-        [metric("m", web("c2"), successCondition=ONE)],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"c2": [OK]},
+    web_case("failure-only-true", F, FAILED_ONCE, [BAD], failureCondition=ZERO),
+    web_case("failure-only-false", S, PASSED_ONCE, [OK], failureCondition=ZERO),
+    web_case(
+        "both-neither", INC, C(count=1, inconclusive=1), [OTHER], successCondition=ONE, failureCondition=ZERO
     ),
-    Case(
-        "success-false",
-        [metric("m", web("c3"), successCondition=ONE)],
-        F,
-        {"m": C(count=1, failed=1)},
-        answers={"c3": [BAD]},
-        message="metric m assessed Failed",
-    ),
-    Case(
-        "failure-only-true",
-        [metric("m", web("c4"), failureCondition='result == "0"')],
-        F,
-        {"m": C(count=1, failed=1)},
-        answers={"c4": [BAD]},
-    ),
-    Case(
-        "failure-only-false",
-        [metric("m", web("c5"), failureCondition='result == "0"')],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"c5": [OK]},
-    ),
-    Case(
-        "both-neither",
-        [metric("m", web("c6"), successCondition=ONE, failureCondition='result == "0"')],
-        INC,
-        {"m": C(count=1, inconclusive=1)},
-        answers={"c6": [OTHER]},
-    ),
-    Case(
+    web_case(
         "both-true-failure-wins",
-        [metric("m", web("c7"), successCondition="len(result) > 0", failureCondition='result == "0"')],
         F,
-        {"m": C(count=1, failed=1)},
-        answers={"c7": [BAD]},
+        FAILED_ONCE,
+        [BAD],
+        successCondition="len(result) > 0",
+        failureCondition=ZERO,
     ),
-    Case(
-        "as-int",
-        [metric("m", web("c8", json_path="{$.players}"), successCondition="asInt(result) >= 3")],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"c8": [OK]},
+    web_case("as-int", S, PASSED_ONCE, [OK], json_path="{$.players}", successCondition="asInt(result) >= 3"),
+    web_case(
+        "as-float", F, FAILED_ONCE, [OK], json_path="{$.rate}", successCondition="asFloat(result) < 0.01"
     ),
-    Case(
-        "as-float",
-        [metric("m", web("c9", json_path="{$.rate}"), successCondition="asFloat(result) < 0.01")],
-        F,
-        {"m": C(count=1, failed=1)},
-        answers={"c9": [OK]},
-    ),
-    Case(
+    web_case(
         "and-or-not",
-        [
-            metric(
-                "m",
-                web("c10", json_path="{$.players}"),
-                successCondition='!(result == "x") && (asInt(result) > 9 || asInt(result) == 5)',
-            )
-        ],
         S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"c10": [OK]},
+        PASSED_ONCE,
+        [OK],
+        json_path="{$.players}",
+        successCondition='!(result == "x") && (asInt(result) > 9 || asInt(result) == 5)',
     ),
-    Case(
-        "len-of-string",
-        [metric("m", web("c11", json_path="{$.name}"), successCondition="len(result) > 0")],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"c11": [OK]},
-    ),
-    Case(
+    web_case("len-of-string", S, PASSED_ONCE, [OK], json_path="{$.name}", successCondition="len(result) > 0"),
+    web_case(
         "jsonpath-filter",
-        [
-            metric(
-                "m", web("c12", json_path="{$.rooms[?(@.players==0)].id}"), successCondition='result == "b"'
-            )
-        ],
         S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"c12": [OK]},
+        PASSED_ONCE,
+        [OK],
+        json_path="{$.rooms[?(@.players==0)].id}",
+        successCondition='result == "b"',
     ),
-    Case(
+    web_case(
         "not-a-boolean",
-        [metric("m", web("c13"), successCondition="asInt(result)", consecutiveErrorLimit=0)],
         E,
-        {"m": C(error=1, consecutiveError=1)},
-        answers={"c13": [OK]},
+        ERRED_ONCE,
+        [OK],
+        successCondition="asInt(result)",
+        consecutiveErrorLimit=0,
         message="not a boolean",
     ),
 ]
 
 WEB_ERRORS = [
-    Case(
-        "http-500-default-limit",
-        [metric("m", web("e1"))],
-        E,
-        {"m": C(error=5, consecutiveError=5)},
-        answers={"e1": [E500]},
-        message="non 2xx",
-    ),
+    web_case("http-500-default-limit", E, C(error=5, consecutiveError=5), [E500], message="non 2xx"),
     Case(
         "transport-error",
         [metric("m", {"web": {"url": "http://127.0.0.1:1/x", "timeoutSeconds": 2}}, consecutiveErrorLimit=1)],
         E,
         {"m": C(error=2, consecutiveError=2)},
     ),
-    Case(
-        "not-json",
-        [metric("m", web("e3"), consecutiveErrorLimit=0)],
-        E,
-        {"m": C(error=1, consecutiveError=1)},
-        answers={"e3": [(200, "<html>busy</html>")]},
-        message="JSON",
+    web_case(
+        "not-json", E, ERRED_ONCE, [(200, "<html>busy</html>")], consecutiveErrorLimit=0, message="JSON"
     ),
-    Case(
+    web_case(
         "errors-then-success",
-        [metric("m", web("e4"), successCondition=ONE)],
         S,
-        {"m": C(count=1, successful=1, error=2, consecutiveSuccessful=1)},
-        answers={"e4": [E500, (503, {}), OK]},
+        C(count=1, successful=1, error=2, consecutiveSuccessful=1),
+        [E500, (503, {}), OK],
+        successCondition=ONE,
     ),
-    Case(
-        "consecutive-error-limit-2",
-        [metric("m", web("e5"), consecutiveErrorLimit=2)],
-        E,
-        {"m": C(error=3, consecutiveError=3)},
-        answers={"e5": [E500]},
-    ),
+    web_case("consecutive-error-limit-2", E, C(error=3, consecutiveError=3), [E500], consecutiveErrorLimit=2),
 ]
 
+# Multi-measurement cases: every 300 ms on a metric that is successful when the answer is "1".
+POLLED = {"successCondition": ONE, "interval": "300ms"}
+
 LIMITS = [
-    Case(
-        "count-3",
-        [metric("m", web("l1"), successCondition=ONE, interval="300ms", count=3)],
-        S,
-        {"m": C(count=3, successful=3, consecutiveSuccessful=3)},
-        answers={"l1": [OK]},
-    ),
-    Case(
-        "failure-limit-1",
-        [metric("m", web("l2"), successCondition=ONE, interval="300ms", count=5, failureLimit=1)],
-        F,
-        {"m": C(count=2, failed=2)},
-        answers={"l2": [BAD]},
-    ),
-    Case(
-        "failure-limit-default-0",
-        [metric("m", web("l3"), successCondition=ONE, interval="300ms", count=3)],
-        F,
-        {"m": C(count=1, failed=1)},
-        answers={"l3": [BAD]},
-    ),
-    Case(
-        "failure-limit-disabled",
-        [metric("m", web("l4"), successCondition=ONE, interval="300ms", count=2, failureLimit=-1)],
-        S,
-        {"m": C(count=2, failed=2)},
-        answers={"l4": [BAD]},
-    ),
-    Case(
+    web_case("count-3", S, C(count=3, successful=3, consecutiveSuccessful=3), [OK], count=3, **POLLED),
+    web_case("failure-limit-1", F, C(count=2, failed=2), [BAD], count=5, failureLimit=1, **POLLED),
+    web_case("failure-limit-default-0", F, FAILED_ONCE, [BAD], count=3, **POLLED),
+    web_case("failure-limit-disabled", S, C(count=2, failed=2), [BAD], count=2, failureLimit=-1, **POLLED),
+    web_case(
         "successful-limit",
-        [metric("m", web("l5"), successCondition=ONE, interval="300ms", successfulLimit=2)],
         S,
-        {"m": C(count=2, successful=2, consecutiveSuccessful=2)},
-        answers={"l5": [OK]},
+        C(count=2, successful=2, consecutiveSuccessful=2),
+        [OK],
+        successfulLimit=2,
+        **POLLED,
     ),
-    Case(
+    web_case(
         "inconclusive-limit-1",
-        [
-            metric(
-                "m",
-                web("l6"),
-                successCondition=ONE,
-                failureCondition='result == "0"',
-                interval="300ms",
-                count=5,
-                inconclusiveLimit=1,
-            )
-        ],
         INC,
-        {"m": C(count=2, inconclusive=2)},
-        answers={"l6": [OTHER]},
+        C(count=2, inconclusive=2),
+        [OTHER],
+        failureCondition=ZERO,
+        count=5,
+        inconclusiveLimit=1,
+        **POLLED,
     ),
-    Case(
+    web_case(
         "consecutive-successful-limit",
-        [
-            metric(
-                "m",
-                web("l7"),
-                successCondition=ONE,
-                interval="300ms",
-                failureLimit=3,
-                consecutiveSuccessfulLimit=2,
-            )
-        ],
         S,
-        {"m": C(count=4, successful=3, failed=1, consecutiveSuccessful=2)},
-        answers={"l7": [OK, BAD, OK, OK]},
+        C(count=4, successful=3, failed=1, consecutiveSuccessful=2),
+        [OK, BAD, OK, OK],
+        failureLimit=3,
+        consecutiveSuccessfulLimit=2,
+        **POLLED,
     ),
-    Case(
+    web_case(
         "error-does-not-consume-count",
-        [metric("m", web("l8"), successCondition=ONE, interval="300ms", count=2)],
         S,
-        {"m": C(count=2, successful=2, error=1, consecutiveSuccessful=1)},
-        answers={"l8": [OK, E500, OK]},
+        C(count=2, successful=2, error=1, consecutiveSuccessful=1),
+        [OK, E500, OK],
+        count=2,
+        **POLLED,
     ),
 ]
 
 SCHEDULING = [
-    Case(
-        "initial-delay",
-        [metric("m", web("s1"), initialDelay="1s")],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        answers={"s1": [OK]},
-    ),
-    Case(
+    web_case("initial-delay", S, PASSED_ONCE, [OK], initialDelay="1s"),
+    web_case(
         "terminate-running",
-        [metric("m", web("s2"), successCondition=ONE, interval="1s")],
         S,
-        {"m": C(count=2, successful=2, consecutiveSuccessful=2)},
-        answers={"s2": [OK]},
+        C(count=2, successful=2, consecutiveSuccessful=2),
+        [OK],
         terminate_after=2,
+        successCondition=ONE,
+        interval="1s",
     ),
     Case(
         "terminate-before-start",
@@ -281,10 +199,7 @@ SCHEDULING = [
         "ordered-all-pass",
         [metric("m1", web("s4a")), metric("m2", web("s4b"))],
         S,
-        {
-            "m1": C(count=1, successful=1, consecutiveSuccessful=1),
-            "m2": C(count=1, successful=1, consecutiveSuccessful=1),
-        },
+        {"m1": PASSED_ONCE, "m2": PASSED_ONCE},
         answers={"s4a": [OK], "s4b": [OK]},
         policy=model.ORDERED,
     ),
@@ -292,7 +207,7 @@ SCHEDULING = [
         "ordered-first-fails",
         [metric("m1", web("s5a"), successCondition=ONE), metric("m2", web("s5b"))],
         F,
-        {"m1": C(count=1, failed=1), "m2": C()},
+        {"m1": FAILED_ONCE, "m2": C()},
         answers={"s5a": [BAD], "s5b": [OK]},
         policy=model.ORDERED,
         metric_phases={"m1": F, "m2": S},
@@ -301,7 +216,7 @@ SCHEDULING = [
         "parallel-failure-stops-others",
         [metric("m1", web("s6a"), successCondition=ONE), metric("m2", web("s6b"), interval="300ms")],
         F,
-        {"m1": C(count=1, failed=1), "m2": C(count=1, successful=1, consecutiveSuccessful=1)},
+        {"m1": FAILED_ONCE, "m2": PASSED_ONCE},
         answers={"s6a": [BAD], "s6b": [OK]},
         policy=model.PARALLEL,
         metric_phases={"m1": F, "m2": S},
@@ -309,11 +224,11 @@ SCHEDULING = [
     Case(
         "worst-metric-wins",
         [
-            metric("m1", web("s7a"), successCondition=ONE, failureCondition='result == "0"'),
+            metric("m1", web("s7a"), successCondition=ONE, failureCondition=ZERO),
             metric("m2", web("s7b"), consecutiveErrorLimit=0),
         ],
         E,
-        {"m1": C(count=1, inconclusive=1), "m2": C(error=1, consecutiveError=1)},
+        {"m1": C(count=1, inconclusive=1), "m2": ERRED_ONCE},
         answers={"s7a": [OTHER], "s7b": [E500]},
         metric_phases={"m1": INC, "m2": E},
     ),
@@ -345,7 +260,7 @@ ARGS = [
         "template-args",
         [],
         S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
+        {"m": PASSED_ONCE},
         answers={"a1": [OK]},
         manifest=model.hookrun_from_template(TEMPLATE, name="x", args={"room": "r7"}),
     ),
@@ -353,7 +268,7 @@ ARGS = [
         "undefined-arg-in-url",
         [metric("m", {"web": {"url": "{{ args.base }}/{{ args.nope }}"}}, consecutiveErrorLimit=0)],
         E,
-        {"m": C(error=1, consecutiveError=1)},
+        {"m": ERRED_ONCE},
         message="nope",
     ),
     Case("count-without-interval", [metric("m", web("a3"), count=3)], E, {}, message="requires an interval"),
@@ -367,69 +282,41 @@ ARGS = [
 ]
 
 ANNOTATION = "io.tencent.bcs.dev/room-empty"
+POD_ARGS = [{"name": "PodName", "value": "game-0"}, {"name": "PodNamespace", "value": "default"}]
 
 
-def kube_metric(
-    name: str,
+def kube_case(
+    id_: str,
+    phase: str,
     function: str,
     value: str,
     *,
     path: str = "metadata.annotations." + ANNOTATION,
-    **fields: object,
-) -> dict:
-    return metric(
-        name, {"kubernetes": {"function": function, "fields": [{"path": path, "value": value}]}}, **fields
-    )
+    args: list[dict[str, Any]] = POD_ARGS,
+    message: str = "",
+) -> Case:
+    """One kubernetes metric ``m`` (``function`` on field ``path`` with ``value``) that ends ``phase``
+    after one measurement: Successful, or Error with no retry (consecutiveErrorLimit 0)."""
+    fields = {"consecutiveErrorLimit": 0} if phase == E else {}
+    provider = {"kubernetes": {"function": function, "fields": [{"path": path, "value": value}]}}
+    counters = ERRED_ONCE if phase == E else PASSED_ONCE
+    return Case(id_, [metric("m", provider, **fields)], phase, {"m": counters}, args=args, message=message)
 
-
-POD_ARGS = [{"name": "PodName", "value": "game-0"}, {"name": "PodNamespace", "value": "default"}]
 
 KUBERNETES = [
-    Case(
-        "k8s-get-equal",
-        [kube_metric("m", "get", "true")],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        args=POD_ARGS,
-    ),
-    Case(
-        "k8s-get-mismatch",
-        [kube_metric("m", "get", "false", consecutiveErrorLimit=0)],
-        E,
-        {"m": C(error=1, consecutiveError=1)},
-        args=POD_ARGS,
-        message=ANNOTATION,
-    ),
-    Case(
-        "k8s-patch",
-        [kube_metric("m", "patch", "done", path="metadata.annotations.bcs/hooked")],
-        S,
-        {"m": C(count=1, successful=1, consecutiveSuccessful=1)},
-        args=POD_ARGS,
-    ),
-    Case(
+    kube_case("k8s-get-equal", S, "get", "true"),
+    kube_case("k8s-get-mismatch", E, "get", "false", message=ANNOTATION),
+    kube_case("k8s-patch", S, "patch", "done", path="metadata.annotations.bcs/hooked"),
+    kube_case(
         "k8s-unknown-kind",
-        [kube_metric("m", "get", "true", consecutiveErrorLimit=0)],
         E,
-        {"m": C(error=1, consecutiveError=1)},
+        "get",
+        "true",
         args=[*POD_ARGS, {"name": "Kind", "value": "Nope"}],
         message="Nope",
     ),
-    Case(
-        "k8s-bad-path",
-        [kube_metric("m", "get", "x", path="spec.nodeName", consecutiveErrorLimit=0)],
-        E,
-        {"m": C(error=1, consecutiveError=1)},
-        args=POD_ARGS,
-        message="metadata.annotations",
-    ),
-    Case(
-        "k8s-missing-pod",
-        [kube_metric("m", "get", "true", consecutiveErrorLimit=0)],
-        E,
-        {"m": C(error=1, consecutiveError=1)},
-        args=[{"name": "PodName", "value": "gone"}],
-    ),
+    kube_case("k8s-bad-path", E, "get", "x", path="spec.nodeName", message="metadata.annotations"),
+    kube_case("k8s-missing-pod", E, "get", "true", args=[{"name": "PodName", "value": "gone"}]),
 ]
 
 GROUPS = {
