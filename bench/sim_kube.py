@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import statistics
 import time
 
 import aiohttp
+from aiohttp import web
 
 from bcs.sim.kube import cluster
 
@@ -24,6 +26,36 @@ __all__ = ["main"]
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * 4096
+
+
+def _reset_peak() -> None:
+    """Start a new RSS high-water mark (Linux: "5" to /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def _peak() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+async def _baseline(size: int) -> tuple[web.AppRunner, str]:
+    """A plain aiohttp server answering one static body of ``size`` bytes: the transport floor."""
+    body = b"x" * size
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/"
 
 
 async def _load(sim: cluster.KubeSim, pods: int, namespaces: int) -> float:
@@ -56,17 +88,30 @@ async def _load(sim: cluster.KubeSim, pods: int, namespaces: int) -> float:
         if running >= pods:
             break
         await asyncio.sleep(0.5)
-    return time.perf_counter() - start
+    took = time.perf_counter() - start
+    rv = -1
+    while rv != cl.store.rv:  # let the controllers finish (conditions after Running) before measuring
+        rv = cl.store.rv
+        await asyncio.sleep(1.0)
+    return took
 
 
 async def _list(sim: cluster.KubeSim, session: aiohttp.ClientSession, query: str) -> tuple[int, int, float]:
+    """(bytes, objects, seconds) of one LIST; the body is counted as it streams in, not kept, so the
+    process's memory shows the server's side."""
+    marker = b'"kind":"Pod"'
+    size = count = 0
+    tail = b""
     start = time.perf_counter()
     async with session.get(
         f"{sim.url}/api/v1/pods{query}", headers={"Authorization": f"Bearer {sim.token}"}
     ) as resp:
-        body = await resp.read()
-    elapsed = time.perf_counter() - start
-    return len(body), body.count(b'"kind":"Pod"'), elapsed
+        async for chunk in resp.content.iter_chunked(1 << 20):
+            size += len(chunk)
+            data = tail + chunk  # the tail is shorter than the marker: no marker is counted twice
+            count += data.count(marker)
+            tail = data[-(len(marker) - 1) :]
+    return size, count, time.perf_counter() - start
 
 
 async def _watch(sim: cluster.KubeSim, session: aiohttp.ClientSession, changes: int) -> tuple[int, float]:
@@ -123,10 +168,30 @@ async def run(args: argparse.Namespace) -> None:
         raw = sum(len(o.raw) for o in sim.cluster.store.iter(sim.cluster.registry.builtin("", "pods")))
         print(f"encoded pod size: {raw / max(args.pods, 1):.0f} bytes on average")
         async with aiohttp.ClientSession() as session:
-            size, count, secs = await _list(sim, session, "")
+            gc.collect()
+            before = _rss()
+            _reset_peak()
+            size, count, first = await _list(sim, session, "")
+            peak = _peak() - before
+            times = [first] + [(await _list(sim, session, ""))[2] for _ in range(2)]
+            secs = statistics.median(times)
+            runner, url = await _baseline(size)
+            floor = []
+            for _ in range(3):
+                start = time.perf_counter()
+                async with session.get(url) as resp:
+                    async for _chunk in resp.content.iter_chunked(1 << 20):
+                        pass
+                floor.append(time.perf_counter() - start)
+            await runner.cleanup()
             print(
-                f"LIST all pods: {count} objects, {size / 2**20:.1f} MiB in {secs:.2f}s "
-                f"({count / secs:.0f} objects/s)"
+                f"LIST all pods: {count} objects, {size / 2**20:.1f} MiB; first {first:.2f}s, median of 3 "
+                f"{secs:.2f}s ({count / secs:.0f} objects/s); peak extra RSS during the first "
+                f"{peak / 2**20:.0f} MiB"
+            )
+            print(
+                f"  baseline (a static body of the same size from plain aiohttp): median "
+                f"{statistics.median(floor):.2f}s; LIST/baseline = {secs / statistics.median(floor):.1f}x"
             )
             size, count, secs = await _list(sim, session, "?labelSelector=app%3Dapp-7")
             print(f"LIST with labelSelector: {count} objects in {secs:.3f}s")

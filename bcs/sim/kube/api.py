@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import random
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,19 @@ from typing import Any
 import orjson
 import yaml
 
-from bcs.sim.kube import apply, kinds, patch, resources, selectors, status, store
+from bcs.sim.kube import (
+    apply,
+    fieldvalidation,
+    kinds,
+    patch,
+    resources,
+    selectors,
+    status,
+    store,
+    structural,
+    typeschema,
+    views,
+)
 
 __all__ = ["MERGE", "JSON", "SMP", "APPLY", "Api", "now_iso"]
 
@@ -44,6 +57,13 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _shown(ptype: str, body: Any, new: Any) -> str:
+    """How a strict-decoding 422 of a patch quotes it (the patched JSON; the patch for SMP)."""
+    if ptype == SMP:
+        return json.dumps(fieldvalidation.go_value(body))
+    return json.dumps(orjson.dumps(new).decode())
+
+
 class Api:
     def __init__(self, st: store.Store, registry: resources.Registry, *, seed: int | None = None) -> None:
         self.store = st
@@ -61,6 +81,28 @@ class Api:
     def _ns(self, rt: resources.ResourceType, ns: str | None) -> str:
         return (ns or "") if rt.namespaced else ""
 
+    def storage(self, rt: resources.ResourceType) -> resources.ResourceType:
+        """The kind whose storage ``rt`` reads (``rt`` itself unless it is a view)."""
+        return self.registry.by_key(rt.key) or rt if rt.is_view else rt
+
+    def _decode(self, rt: resources.ResourceType, obj: store.Obj) -> dict[str, Any]:
+        return views.to_view(rt, obj.decode()) if rt.is_view else obj.decode()
+
+    def _validate_view(
+        self, rt: resources.ResourceType, obj: dict[str, Any], old: dict[str, Any] | None
+    ) -> None:
+        if rt.is_view:
+            srt = self.storage(rt)
+            views.validate(rt, views.from_view(rt, obj, srt), old and views.from_view(rt, old, srt))
+
+    def _put(self, rt: resources.ResourceType, obj: dict[str, Any]) -> None:
+        """Store ``obj`` (in ``rt``'s shape); its resourceVersion is written into it."""
+        if rt.is_view:
+            srt = self.storage(rt)
+            self.store.put(srt, views.from_view(rt, obj, srt))
+        else:
+            self.store.put(rt, obj)
+
     def get_obj(self, rt: resources.ResourceType, ns: str | None, name: str) -> store.Obj:
         obj = self.store.get(rt, self._ns(rt, ns), name)
         if obj is None:
@@ -68,11 +110,11 @@ class Api:
         return obj
 
     def get(self, rt: resources.ResourceType, ns: str | None, name: str) -> dict[str, Any]:
-        return self.get_obj(rt, ns, name).decode()
+        return self._decode(rt, self.get_obj(rt, ns, name))
 
     def find(self, rt: resources.ResourceType, ns: str | None, name: str) -> dict[str, Any] | None:
         obj = self.store.get(rt, self._ns(rt, ns), name)
-        return obj.decode() if obj is not None else None
+        return self._decode(rt, obj) if obj is not None else None
 
     def _check_namespace(self, rt: resources.ResourceType, ns: str) -> None:
         if not rt.namespaced:
@@ -129,8 +171,11 @@ class Api:
         *,
         manager: str = "",
         dry_run: bool = False,
+        fv: fieldvalidation.Check | None = None,
     ) -> dict[str, Any]:
         obj = self._check_type(rt, body)
+        if fv is not None:
+            fv.decoded(rt, obj)
         meta = obj["metadata"]
         ns = self._ns(rt, ns)
         if rt.namespaced:
@@ -160,9 +205,11 @@ class Api:
                 )
         name = meta["name"]
         kinds.defaults(rt, obj)
+        self._default_custom(rt, obj)
         causes = kinds.validate(rt, obj)
         if causes:
             raise self._invalid(rt, name, causes)
+        self._validate_view(rt, obj, None)
         if self.store.get(rt, ns, name) is not None:
             raise status.already_exists(rt.plural, rt.group, name)
         self._check_namespace(rt, ns)
@@ -186,7 +233,7 @@ class Api:
             apply.record_update(None, obj, manager=manager, api_version=rt.api_version, now=now_iso())
         if dry_run:
             return obj
-        self.store.put(rt, obj)
+        self._put(rt, obj)
         if rt.key == "apiextensions.k8s.io/customresourcedefinitions" and self.on_crd:
             self.on_crd(obj, "ADDED")
         return obj
@@ -219,8 +266,11 @@ class Api:
         sub: str = "",
         manager: str = "",
         dry_run: bool = False,
+        fv: fieldvalidation.Check | None = None,
     ) -> dict[str, Any]:
         new = self._check_type(rt, body)
+        if fv is not None:
+            fv.decoded(rt, new)
         meta = new["metadata"]
         if meta.get("name") and meta["name"] != name:
             raise status.bad_request(
@@ -230,7 +280,7 @@ class Api:
         rv = meta.get("resourceVersion")
         if rv and str(rv) != str(cur.rv):
             raise status.conflict(rt.plural, rt.group, name)
-        return self._commit(rt, cur, cur.decode(), new, sub=sub, manager=manager, dry_run=dry_run)
+        return self._commit(rt, cur, self._decode(rt, cur), new, sub=sub, manager=manager, dry_run=dry_run)
 
     def _commit(
         self,
@@ -275,6 +325,7 @@ class Api:
                 meta["managedFields"] = old_meta["managedFields"]
             new["metadata"] = meta
             kinds.defaults(rt, new)
+        self._default_custom(rt, new)
         meta.pop("selfLink", None)
         new["metadata"] = meta
         if rt.key == "/namespaces":
@@ -289,6 +340,7 @@ class Api:
             causes = kinds.validate_update(rt, old, new)
             if causes:
                 raise self._invalid(rt, meta["name"], causes)
+            self._validate_view(rt, new, old)
         gen = old_meta.get("generation")
         if gen is not None:
             strip = ("metadata", "status", "kind", "apiVersion")
@@ -307,10 +359,17 @@ class Api:
             had = bool(old_meta.get("finalizers")) or self._ns_finalizers(rt, old)
             if had and not meta.get("finalizers") and not self._ns_finalizers(rt, new):
                 return self._remove(rt, new)
-        self.store.put(rt, new)
+        self._put(rt, new)
         if rt.key == "apiextensions.k8s.io/customresourcedefinitions" and self.on_crd:
             self.on_crd(new, "MODIFIED")
         return new
+
+    @staticmethod
+    def _default_custom(rt: resources.ResourceType, obj: dict[str, Any]) -> None:
+        """Structural defaults of a custom resource's schema (what the CRD's version declares)."""
+        schema = fieldvalidation.custom_schema(rt) if rt.is_custom else None
+        if schema is not None:
+            structural.default(obj, schema)
 
     @staticmethod
     def _ns_finalizers(rt: resources.ResourceType, obj: dict[str, Any]) -> bool:
@@ -329,8 +388,8 @@ class Api:
         cur = self.store.get(rt, self._ns(rt, ns), name)
         if cur is None:
             return None
-        old = cur.decode()
-        new = copy.deepcopy(old)
+        old = self._decode(rt, cur)
+        new = self._decode(rt, cur)  # a second decode is cheaper than a deep copy
         if fn(new) is False:
             return old
         return self._commit(rt, cur, old, new, sub=sub, validate=False)
@@ -348,23 +407,24 @@ class Api:
         manager: str = "",
         force: bool = False,
         dry_run: bool = False,
+        fv: fieldvalidation.Check | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Apply a patch body of content type ``ptype``; returns (object, created)."""
         if ptype == APPLY:
-            return self._apply(rt, ns, name, raw, sub=sub, manager=manager, force=force, dry_run=dry_run)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise status.bad_request(f"error decoding patch: {exc}") from None
+            return self._apply(
+                rt, ns, name, raw, sub=sub, manager=manager, force=force, dry_run=dry_run, fv=fv
+            )
+        body, patch_errors = fieldvalidation.parse_patch(raw, json_patch=ptype == JSON, fv=fv)
         if ptype == SMP and rt.is_custom:
             raise status.unsupported_media(
                 "the body of the request was in an unknown format - accepted media types include: "
                 "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
             )
         if sub == "scale":
-            return self._patch_scale(rt, ns, name, ptype, body, manager=manager, dry_run=dry_run), False
+            scale = self._patch_scale(rt, ns, name, ptype, body, patch_errors, fv)
+            return self.update_scale(rt, ns, name, scale, manager=manager, dry_run=dry_run), False
         cur = self.get_obj(rt, ns, name)
-        old = cur.decode()
+        old = self._decode(rt, cur)
         if ptype == MERGE:
             if not isinstance(body, dict):
                 raise status.bad_request("merge patch must be a JSON object")
@@ -380,6 +440,8 @@ class Api:
             )
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise status.bad_request("the patch produced an invalid object")
+        if fv is not None:
+            fv.patched(rt, new, patch_errors, _shown(ptype, body, new))
         rv = new["metadata"].get("resourceVersion")
         if rv and str(rv) != str(cur.rv):
             raise status.conflict(rt.plural, rt.group, name)
@@ -397,6 +459,7 @@ class Api:
         manager: str,
         force: bool,
         dry_run: bool,
+        fv: fieldvalidation.Check | None,
     ) -> tuple[dict[str, Any], bool]:
         if not manager:
             raise status.bad_request(
@@ -414,11 +477,13 @@ class Api:
             raise status.bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
             )
+        if fv is not None:
+            fieldvalidation.check_apply(rt, applied, raw, fv)
         meta["name"] = name
         if rt.namespaced:
             meta["namespace"] = self._ns(rt, ns)
         cur = self.store.get(rt, self._ns(rt, ns), name)
-        old = cur.decode() if cur is not None else None
+        old = self._decode(rt, cur) if cur is not None else None
         new = apply.apply(
             old,
             applied,
@@ -499,7 +564,7 @@ class Api:
         rv = (body.get("metadata") or {}).get("resourceVersion")
         if rv and str(rv) != str(cur.rv):
             raise status.conflict(rt.plural, rt.group, name)
-        old = cur.decode()
+        old = self._decode(rt, cur)
         new = copy.deepcopy(old)
         spec_path = self._scale_paths(rt)[0].split(".")
         node = new
@@ -518,10 +583,10 @@ class Api:
         name: str,
         ptype: str,
         body: Any,
-        *,
-        manager: str,
-        dry_run: bool,
+        patch_errors: list[str],
+        fv: fieldvalidation.Check | None,
     ) -> dict[str, Any]:
+        """The Scale a patch of the scale subresource asks for."""
         scale = self.get_scale(rt, ns, name)
         if ptype == JSON:
             new = patch.json_patch(scale, body)
@@ -529,7 +594,10 @@ class Api:
             new = patch.strategic_merge(scale, body)
         else:
             new = patch.merge_patch(scale, body)
-        return self.update_scale(rt, ns, name, new, manager=manager, dry_run=dry_run)
+        if fv is not None and isinstance(new, dict):
+            msg = typeschema.MESSAGES["autoscaling.Scale"]
+            fv.patched(rt, new, patch_errors, _shown(ptype, body, new), msg)
+        return new
 
     # -- delete ---------------------------------------------------------------------------------
     def delete(
@@ -544,7 +612,7 @@ class Api:
         """Delete per DeleteOptions; returns the object (with deletionTimestamp while finalizing)."""
         opts = options if isinstance(options, dict) else {}
         cur = self.get_obj(rt, ns, name)
-        obj = cur.decode()
+        obj = self._decode(rt, cur)
         meta = obj["metadata"]
         pre = opts.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != meta.get("uid"):
@@ -605,13 +673,17 @@ class Api:
                 new.setdefault("status", {})["phase"] = "Terminating"
             if new_meta.get("generation") is not None and rt.has_generation:
                 new_meta["generation"] += 1
-            self.store.put(rt, new)
+            self._put(rt, new)
             return new
         return self._remove(rt, obj)
 
     def _remove(self, rt: resources.ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         meta = obj["metadata"]
-        self.store.remove(rt, meta.get("namespace", ""), meta["name"], obj)
+        if rt.is_view:
+            srt = self.storage(rt)
+            self.store.remove(srt, meta.get("namespace", ""), meta["name"], views.from_view(rt, obj, srt))
+        else:
+            self.store.remove(rt, meta.get("namespace", ""), meta["name"], obj)
         if rt.key == "apiextensions.k8s.io/customresourcedefinitions" and self.on_crd:
             self.on_crd(obj, "DELETED")
         return obj

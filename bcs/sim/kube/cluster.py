@@ -15,9 +15,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp import web
 
-from bcs.sim.kube import api, kubeconfig, resources, server, status, store, tls, watch
+from bcs.sim.kube import (
+    api,
+    fieldvalidation,
+    kubeconfig,
+    resources,
+    server,
+    status,
+    store,
+    structural,
+    tls,
+    watch,
+)
 from bcs.sim.kube.controllers import (
     base,
     churn,
@@ -61,6 +73,8 @@ def crd_types(crd: dict[str, Any]) -> list[resources.ResourceType]:
                 subresources=tuple(s for s in ("status", "scale") if s in subs),
                 field_paths=fields,
                 crd={
+                    "storage": bool(v.get("storage")),
+                    "preserveUnknownFields": bool(spec.get("preserveUnknownFields")),
                     "schema": v.get("schema") or {},
                     "subresources": subs,
                     "additionalPrinterColumns": v.get("additionalPrinterColumns") or [],
@@ -135,7 +149,30 @@ class Cluster:
             for rt in old[:1]:
                 self.store.drop_kind(rt)
             return
-        self.registry.set_custom(name, crd_types(crd))
+        types = crd_types(crd)
+        self.registry.set_custom(name, types)
+        self._redefault(old, types)
+
+    def _redefault(self, old: list[resources.ResourceType], new: list[resources.ResourceType]) -> None:
+        """Objects stored before a schema change read back pruned and defaulted by the new schema."""
+        storage = next((rt for rt in new if (rt.crd or {}).get("storage")), new[0] if new else None)
+        if storage is None:
+            return
+        before = {rt.version: (rt.crd or {}).get("schema") for rt in old}
+        if before.get(storage.version) == (storage.crd or {}).get("schema"):
+            return
+        schema = fieldvalidation.custom_schema(storage)
+        if schema is None:
+            return
+
+        def fix(obj: dict[str, Any]) -> bool:
+            before = orjson.dumps(obj)
+            structural.prune(obj, schema)
+            structural.prune_nulls(obj, schema)
+            structural.default(obj, schema)
+            return orjson.dumps(obj) != before
+
+        self.store.rewrite(storage, fix)
 
     def bind_pod(self, ns: str, name: str, node: str) -> None:
         """What ``pods/binding`` does: set spec.nodeName once, mark PodScheduled."""

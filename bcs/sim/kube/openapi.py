@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from bcs.sim.kube import resources
+from bcs.sim.kube import resources, typeschema
 
 __all__ = ["document", "index", "schema_name"]
 
@@ -125,8 +125,11 @@ def _collect(cls_name: str, out: dict[str, Any]) -> None:
         required_py = set(_REQUIRED.findall(inspect.getsource(cls)))
     except (OSError, TypeError):
         required_py = set()
+    known = _known_fields(name)
     for attr, typ in cls.openapi_types.items():
         wire = cls.attribute_map[attr]
+        if known is not None and wire not in known:
+            continue  # a field newer than the Kubernetes version the simulator is
         prop = _type(typ, out)
         desc = _description(getattr(getattr(cls, attr, None), "__doc__", None))
         if desc:
@@ -135,6 +138,25 @@ def _collect(cls_name: str, out: dict[str, Any]) -> None:
     required = sorted(cls.attribute_map[a] for a in required_py if a in cls.attribute_map)
     if required:
         schema["required"] = required
+
+
+_SECTIONS = {
+    "io.k8s.api.core.v1": "core",
+    "io.k8s.api.apps.v1": "apps",
+    "io.k8s.api.events.v1": "events",
+    "io.k8s.api.coordination.v1": "coord",
+    "io.k8s.api.autoscaling.v1": "autoscaling",
+    "io.k8s.apimachinery.pkg.apis.meta.v1": "meta",
+    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1": "apiext",
+    "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1": "apireg",
+}
+
+
+def _known_fields(name: str) -> set[str] | None:
+    """The JSON fields Kubernetes 1.32 gives a schema (None when ``typeschema`` does not know it)."""
+    package, _, short = name.rpartition(".")
+    msg = typeschema.MESSAGES.get(f"{_SECTIONS.get(package)}.{short}")
+    return set(msg.by_json) if msg is not None else None
 
 
 def _gvk(rt: resources.ResourceType) -> dict[str, str]:

@@ -37,11 +37,22 @@ class ResourceType:
     has_generation: bool = False
     # Set for custom resources: the CRD's version entry and names.
     crd: dict[str, Any] | None = attrs.field(default=None, eq=False, hash=False)
+    # Set for a kind that is another kind's storage seen in a different shape (``views``): the
+    # storage key of the kind whose objects it shows (events.k8s.io/v1 Events show core Events).
+    storage: str = ""
 
     @property
     def key(self) -> str:
-        """Storage key: one per (group, plural), shared by all versions."""
+        """Storage key: one per (group, plural), shared by all versions (and by views)."""
+        return self.storage or self.own_key
+
+    @property
+    def own_key(self) -> str:
         return f"{self.group}/{self.plural}"
+
+    @property
+    def is_view(self) -> bool:
+        return bool(self.storage)
 
     @property
     def api_version(self) -> str:
@@ -97,6 +108,20 @@ _EVENT_FIELDS = (
     "involvedObject.fieldPath",
     "reason",
     "reportingComponent",
+    "source",
+    "type",
+)
+# events.k8s.io/v1 field labels (``views`` maps them onto the core Event fields above).
+_VIEW_EVENT_FIELDS = (
+    "regarding.kind",
+    "regarding.namespace",
+    "regarding.name",
+    "regarding.uid",
+    "regarding.apiVersion",
+    "regarding.resourceVersion",
+    "regarding.fieldPath",
+    "reason",
+    "reportingController",
     "source",
     "type",
 )
@@ -159,7 +184,16 @@ BUILTINS: tuple[ResourceType, ...] = (
     ),
     _rt("", "v1", "Event", "events", short_names=("ev",), field_paths=_EVENT_FIELDS, model="CoreV1Event"),
     _rt("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",), model="V1ServiceAccount"),
-    _rt("events.k8s.io", "v1", "Event", "events", short_names=("ev",), model="EventsV1Event"),
+    _rt(
+        "events.k8s.io",
+        "v1",
+        "Event",
+        "events",
+        short_names=("ev",),
+        field_paths=_VIEW_EVENT_FIELDS,
+        model="EventsV1Event",
+        storage="/events",
+    ),
     _rt(
         "apps",
         "v1",
@@ -259,6 +293,10 @@ class Registry:
 
     def __iter__(self) -> Iterator[ResourceType]:
         return iter(list(self._by_gvr.values()))
+
+    def stored(self) -> Iterator[ResourceType]:
+        """The served kinds that own their storage (views of another kind's objects left out)."""
+        return (rt for rt in self if not rt.is_view)
 
     def group_versions(self) -> dict[str, list[str]]:
         """group -> versions, the preferred (first) version first."""

@@ -6,25 +6,25 @@ so there is no static route per resource); the object semantics live in ``api``.
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
 from aiohttp import web
 
 from bcs.sim.kube import (
     api,
+    bodies,
     discovery,
+    lists,
     openapi,
     podexec,
-    protobuf,
     resources,
-    selectors,
     status,
     tables,
+    typeschema,
     watchhttp,
 )
+from bcs.sim.kube.lists import media_types, respond, wants_table
 
 if TYPE_CHECKING:
     from bcs.sim.kube import cluster as cluster_mod
@@ -36,30 +36,8 @@ _JSON = "application/json"
 _NOT_FOUND = status.ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
-def respond(body: Any, code: int = 200) -> web.Response:
-    raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    return web.Response(body=raw, status=code, content_type=_JSON)
-
-
-def _media(accept: str) -> list[dict[str, str]]:
-    out = []
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        params = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
-        params["type"] = fields[0]
-        out.append(params)
-    return out
-
-
-def wants_table(request: web.Request) -> bool:
-    return any(
-        m.get("as") == "Table" and m.get("g") == "meta.k8s.io"
-        for m in _media(request.headers.get("Accept", ""))
-    )
-
-
 def _wants_aggregated(request: web.Request) -> bool:
-    for m in _media(request.headers.get("Accept", "")):
+    for m in media_types(request.headers.get("Accept", "")):
         if m.get("as") == "APIGroupDiscoveryList" and m.get("v") == "v2":
             return True
         if m.get("type") in ("application/json", "*/*") and "as" not in m:
@@ -123,21 +101,6 @@ def _parse(reg: resources.Registry, group: str, version: str, parts: list[str]) 
     return Target(rt, None, name, sub)
 
 
-async def _body(request: web.Request) -> Any:
-    raw = await request.read()
-    ctype = request.headers.get("Content-Type", _JSON).split(";")[0].strip()
-    if ctype == "application/vnd.kubernetes.protobuf":
-        return protobuf.decode(raw)
-    if not raw:
-        return None
-    try:
-        if ctype in ("application/yaml", "application/apply-patch+yaml"):
-            return yaml.safe_load(raw)
-        return orjson.loads(raw)
-    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        raise status.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
-
-
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("true", "1")
 
@@ -148,57 +111,6 @@ def _manager(request: web.Request) -> str:
         ua = request.headers.get("User-Agent", "unknown")
         manager = ua.split("/")[0] or "unknown"
     return manager[:128]
-
-
-def _encode_list(rt: resources.ResourceType, raws: list[bytes], rv: str, cont: str, remaining: int) -> bytes:
-    meta: dict[str, Any] = {"resourceVersion": rv}
-    if cont:
-        meta["continue"] = cont
-        meta["remainingItemCount"] = remaining
-    head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
-    return head[:-1] + b',"items":[' + b",".join(raws) + b"]}"
-
-
-def _selectors(request: web.Request, rt: resources.ResourceType) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    labels = selectors.parse_labels(request.query.get("labelSelector", ""))
-    fields = selectors.parse_fields(request.query.get("fieldSelector", ""))
-    allowed = rt.selectable()
-    for key, _, _ in fields:
-        if key not in allowed:
-            raise status.bad_request(f"field label not supported: {key}")
-    return labels, fields
-
-
-def _list(request: web.Request, cl: cluster_mod.Cluster, t: Target) -> web.Response:
-    labels, fields = _selectors(request, t.rt)
-    limit = int(request.query.get("limit", "0") or 0)
-    start = None
-    rv = cl.store.rv
-    token = request.query.get("continue", "")
-    if token:
-        try:
-            data = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-            rv, start = int(data["rv"]), tuple(data["start"])
-        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-            raise status.bad_request(
-                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
-            ) from None
-        if rv < cl.store.compacted_rv:
-            raise status.ApiError(
-                410,
-                "Expired",
-                "The provided continue parameter is too old to display a consistent "
-                "list result. You can start a new list without the continue parameter.",
-            )
-    objs, last, remaining = cl.store.select(t.rt, t.ns, labels, fields, start_after=start, limit=limit)  # type: ignore[arg-type]
-    cont = ""
-    if last is not None:
-        cont = base64.urlsafe_b64encode(orjson.dumps({"rv": rv, "start": list(last)})).decode().rstrip("=")
-    if wants_table(request):
-        include = request.query.get("includeObject", "Metadata")
-        table = tables.table(t.rt, [o.decode() for o in objs], include=include, rv=str(rv), cont=cont)
-        return respond(table)
-    return respond(_encode_list(t.rt, [o.raw for o in objs], str(rv), cont, remaining))
 
 
 def _one(
@@ -252,17 +164,18 @@ async def _resource(request: web.Request) -> web.StreamResponse:
     if not t.name:
         if method == "GET":
             if request.query.get("watch", "").lower() in ("true", "1"):
-                labels, fields = _selectors(request, t.rt)
+                labels, fields = lists.selectors_for(request, t.rt)
                 return await watchhttp.serve(request, cl, t.rt, t.ns, labels, fields)
-            return _list(request, cl, t)
+            return await lists.serve(request, cl, t.rt, t.ns)
         if method == "POST":
-            body = await _body(request)
-            obj = a.create(t.rt, t.ns, body, manager=_manager(request), dry_run=dry)
-            return _one(request, t.rt, obj, 201)
+            fv = bodies.check_for(request, "CreateOptions")
+            body = await bodies.read(request, t.rt, fv)
+            obj = a.create(t.rt, t.ns, body, manager=_manager(request), dry_run=dry, fv=fv)
+            return bodies.add_warnings(_one(request, t.rt, obj, 201), fv)
         if method == "DELETE":
-            labels, fields = _selectors(request, t.rt)
-            opts = _delete_options(request, await _body(request))
-            objs, _, _ = cl.store.select(t.rt, t.ns, labels, fields)
+            srt, labels, fields = lists.stored_selectors(request, cl, t.rt)
+            opts = _delete_options(request, await bodies.read(request, t.rt, kind="DeleteOptions"))
+            objs, _, _ = cl.store.select(srt, t.ns, labels, fields)
             done = [a.delete(t.rt, o.ns, o.name, opts, dry_run=dry) for o in objs]
             return respond(
                 {
@@ -278,7 +191,9 @@ async def _resource(request: web.Request) -> web.StreamResponse:
     if t.sub == "binding":
         if method != "POST":
             raise status.method_not_allowed(method.lower())
-        body = await _body(request)
+        fv = bodies.check_for(request, "CreateOptions")
+        body = await bodies.read(request, t.rt, fv, kind="Binding")
+        fv.decoded(t.rt, body, kind="Binding", msg=typeschema.MESSAGES["core.Binding"])
         node = ((body or {}).get("target") or {}).get("name", "")
         cl.bind_pod(t.ns or "", t.name, node)
         return respond(
@@ -288,24 +203,26 @@ async def _resource(request: web.Request) -> web.StreamResponse:
         if method == "GET":
             return respond(a.get_scale(t.rt, t.ns, t.name))
         if method == "PUT":
-            return respond(
-                a.update_scale(
-                    t.rt, t.ns, t.name, await _body(request), manager=_manager(request), dry_run=dry
-                )
-            )
+            fv = bodies.check_for(request, "UpdateOptions")
+            body = await bodies.read(request, t.rt, fv, kind="Scale")
+            fv.decoded(t.rt, body, kind="Scale", msg=typeschema.MESSAGES["autoscaling.Scale"])
+            scale = a.update_scale(t.rt, t.ns, t.name, body, manager=_manager(request), dry_run=dry)
+            return bodies.add_warnings(respond(scale), fv)
     if t.sub == "finalize" and method == "PUT":
-        body = await _body(request)
-        return respond(a.update(t.rt, t.ns, t.name, body, sub="all", manager=_manager(request), dry_run=dry))
+        fv = bodies.check_for(request, "UpdateOptions")
+        body = await bodies.read(request, t.rt, fv)
+        obj = a.update(t.rt, t.ns, t.name, body, sub="all", manager=_manager(request), dry_run=dry, fv=fv)
+        return bodies.add_warnings(respond(obj), fv)
     sub = t.sub if t.sub in ("status", "scale") else ""
     if t.sub and not sub:
         raise status.method_not_allowed(method.lower())
     if method == "GET":
         return _one(request, t.rt, a.get(t.rt, t.ns, t.name))
     if method == "PUT":
-        body = await _body(request)
-        return _one(
-            request, t.rt, a.update(t.rt, t.ns, t.name, body, sub=sub, manager=_manager(request), dry_run=dry)
-        )
+        fv = bodies.check_for(request, "UpdateOptions")
+        body = await bodies.read(request, t.rt, fv)
+        obj = a.update(t.rt, t.ns, t.name, body, sub=sub, manager=_manager(request), dry_run=dry, fv=fv)
+        return bodies.add_warnings(_one(request, t.rt, obj), fv)
     if method == "PATCH":
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         if ctype not in (api.MERGE, api.JSON, api.SMP, api.APPLY):
@@ -314,6 +231,7 @@ async def _resource(request: web.Request) -> web.StreamResponse:
                 f"{api.JSON}, {api.MERGE}, {api.APPLY}" + ("" if t.rt.is_custom else f", {api.SMP}")
             )
         manager = request.query.get("fieldManager", "") if ctype == api.APPLY else _manager(request)
+        fv = bodies.check_for(request, "PatchOptions")
         obj, created = a.patch(
             t.rt,
             t.ns,
@@ -324,10 +242,11 @@ async def _resource(request: web.Request) -> web.StreamResponse:
             manager=manager,
             force=_flag(request, "force"),
             dry_run=dry,
+            fv=fv,
         )
-        return _one(request, t.rt, obj, 201 if created else 200)
+        return bodies.add_warnings(_one(request, t.rt, obj, 201 if created else 200), fv)
     if method == "DELETE":
-        opts = _delete_options(request, await _body(request))
+        opts = _delete_options(request, await bodies.read(request, t.rt, kind="DeleteOptions"))
         obj = a.delete(t.rt, t.ns, t.name, opts, dry_run=dry)
         return _one(request, t.rt, obj)
     raise status.method_not_allowed(method.lower())

@@ -39,6 +39,8 @@ def status_body(
         "reason": reason,
         "code": code,
     }
+    if not reason:  # errors the apiserver does not classify carry no reason
+        del body["reason"]
     if details:
         body["details"] = details
     return body

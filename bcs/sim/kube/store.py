@@ -44,7 +44,7 @@ def field_value(value: Any) -> str:
 class Obj:
     """One stored object version: immutable once made (an update makes a new ``Obj``)."""
 
-    __slots__ = ("fields", "labels", "name", "ns", "owners", "raw", "rv", "uid")
+    __slots__ = ("fields", "labels", "name", "ns", "owners", "raw", "rv", "uid", "view")
 
     def __init__(self, raw: bytes, rv: int, data: dict[str, Any], rt: resources.ResourceType) -> None:
         meta = data["metadata"]
@@ -57,6 +57,7 @@ class Obj:
         self.fields: tuple[str, ...] = tuple(field_value(dig(data, p)) for p in rt.field_paths)
         owners = meta.get("ownerReferences")
         self.owners: tuple[str, ...] = tuple(o.get("uid", "") for o in owners) if owners else ()
+        self.view: bytes | None = None  # the bytes as a view kind shows them (``views.raw``)
 
     def decode(self) -> dict[str, Any]:
         return orjson.loads(self.raw)
@@ -90,11 +91,47 @@ class Event:
 Listener = Callable[[Event], None]
 
 
+class _Keys:
+    """One kind's (namespace, name) keys in order, kept current cheaply.
+
+    Additions are merged in on the next read (one sort over two sorted runs, which is linear);
+    removals stay in the list, skipped by readers that find no object, until they are half of it.
+    A read never changes a list it handed out earlier.
+    """
+
+    __slots__ = ("added", "ordered", "stale")
+
+    def __init__(self) -> None:
+        self.ordered: list[tuple[str, str]] = []
+        self.added: list[tuple[str, str]] = []
+        self.stale: set[tuple[str, str]] = set()
+
+    def add(self, key: tuple[str, str]) -> None:
+        if key in self.stale:
+            self.stale.discard(key)  # still in ``ordered``: valid again
+        else:
+            self.added.append(key)
+
+    def remove(self, key: tuple[str, str]) -> None:
+        self.stale.add(key)
+
+    def get(self) -> list[tuple[str, str]]:
+        if self.added:
+            self.added.sort()
+            self.ordered = sorted(self.ordered + self.added)
+            self.added = []
+        if self.stale and len(self.stale) * 2 > len(self.ordered):
+            stale = self.stale
+            self.ordered = [k for k in self.ordered if k not in stale]
+            self.stale = set()
+        return self.ordered
+
+
 class Store:
     def __init__(self, *, history_window: float = 300.0, history_max: int = 100_000) -> None:
         self.rv = 1
         self._data: dict[str, dict[tuple[str, str], Obj]] = {}
-        self._sorted: dict[str, list[tuple[str, str]] | None] = {}
+        self._keys: dict[str, _Keys] = {}
         self.history: collections.deque[Event] = collections.deque()
         self.history_window = history_window
         self.history_max = history_max
@@ -113,16 +150,18 @@ class Store:
         return sum(len(t) for t in self._data.values())
 
     def keys(self, rt: resources.ResourceType, ns: str | None = None) -> list[tuple[str, str]]:
-        """Sorted (namespace, name) keys, optionally one namespace only."""
-        keys = self._sorted.get(rt.key)
-        if keys is None:
-            keys = sorted(self._data.get(rt.key, {}))
-            self._sorted[rt.key] = keys
+        """Sorted (namespace, name) keys, optionally of one namespace only. Without a namespace the
+        list may still hold keys of objects deleted since (look each one up)."""
+        index = self._keys.get(rt.key)
+        if index is None:
+            return []
+        keys = index.get()
         if ns is None or not rt.namespaced:
             return keys
         lo = bisect.bisect_left(keys, (ns, ""))
         hi = bisect.bisect_left(keys, (ns + "\0", ""))
-        return keys[lo:hi]
+        stale = index.stale
+        return [k for k in keys[lo:hi] if k not in stale] if stale else keys[lo:hi]
 
     def iter(self, rt: resources.ResourceType, ns: str | None = None) -> Iterator[Obj]:
         table = self._data.get(rt.key, {})
@@ -147,8 +186,12 @@ class Store:
         """Matching objects in key order: (page, last key if more remain, remaining count)."""
         table = self._data.get(rt.key, {})
         keys = self.keys(rt, ns)
-        if start_after is not None:
-            keys = keys[bisect.bisect_right(keys, start_after) :]
+        first = bisect.bisect_right(keys, start_after) if start_after is not None else 0
+        if not labels and not fields:
+            whole = ns is None or not rt.namespaced  # the whole index: deleted keys may remain in it
+            return self._page(rt, table, keys, first, limit, whole)
+        if first:
+            keys = keys[first:]
         out: list[Obj] = []
         remaining = 0
         last: tuple[str, str] | None = None
@@ -162,6 +205,36 @@ class Store:
             out.append(obj)
             last = key
         return out, (last if remaining else None), remaining
+
+    def _page(
+        self,
+        rt: resources.ResourceType,
+        table: dict[tuple[str, str], Obj],
+        keys: list[tuple[str, str]],
+        first: int,
+        limit: int,
+        whole: bool,
+    ) -> tuple[list[Obj], tuple[str, str] | None, int]:
+        """``select`` without selectors: no per-object test, and a page stops at its limit (the
+        remaining count comes from the index, not from walking the rest)."""
+        get = table.get
+        if not limit:
+            return [o for o in map(get, keys[first:] if first else keys) if o is not None], None, 0
+        page: list[Obj] = []
+        end = first
+        for end in range(first, len(keys)):
+            obj = get(keys[end])
+            if obj is not None:
+                page.append(obj)
+                if len(page) == limit:
+                    break
+        else:
+            return page, None, 0
+        last = keys[end]
+        index = self._keys.get(rt.key)
+        stale = sum(1 for k in index.stale if k > last) if whole and index is not None else 0
+        remaining = len(keys) - end - 1 - stale
+        return page, (last if remaining > 0 else None), max(remaining, 0)
 
     # -- writes ------------------------------------------------------------------------------
     def next_rv(self) -> int:
@@ -178,7 +251,7 @@ class Store:
         old = table.get(key)
         table[key] = obj
         if old is None:
-            self._sorted[rt.key] = None
+            self._keys.setdefault(rt.key, _Keys()).add(key)
         else:
             self._unindex(rt, old)
         self._index(rt, obj)
@@ -188,8 +261,9 @@ class Store:
     def remove(self, rt: resources.ResourceType, ns: str, name: str, data: dict[str, Any]) -> Obj:
         """Delete; the DELETED event carries ``data`` stamped with the deletion's resourceVersion."""
         table = self._data[rt.key]
-        old = table.pop((ns if rt.namespaced else "", name))
-        self._sorted[rt.key] = None
+        key = (ns if rt.namespaced else "", name)
+        old = table.pop(key)
+        self._keys[rt.key].remove(key)
         self._unindex(rt, old)
         rv = self.next_rv()
         data["metadata"]["resourceVersion"] = str(rv)
@@ -209,11 +283,27 @@ class Store:
                 if not deps:
                     del self.dependents[uid]
 
+    def rewrite(self, rt: resources.ResourceType, fn: Callable[[dict[str, Any]], bool]) -> int:
+        """Re-render stored objects in place (same resourceVersion, no events) where ``fn`` changes
+        them: what a real apiserver shows when it defaults objects as it reads them."""
+        table = self._data.get(rt.key) or {}
+        n = 0
+        for key, obj in list(table.items()):
+            data = obj.decode()
+            if not fn(data):
+                continue
+            new = Obj(orjson.dumps(data), obj.rv, data, rt)
+            self._unindex(rt, obj)
+            table[key] = new
+            self._index(rt, new)
+            n += 1
+        return n
+
     def drop_kind(self, rt: resources.ResourceType) -> None:
         """Forget every object of a kind whose CRD went away (no events, like etcd prefix delete)."""
         for obj in self._data.pop(rt.key, {}).values():
             self._unindex(rt, obj)
-        self._sorted.pop(rt.key, None)
+        self._keys.pop(rt.key, None)
 
     # -- events ------------------------------------------------------------------------------
     def add_listener(self, fn: Listener) -> None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bcs.sim.kube import resources, selectors
+from bcs.sim.kube import resources, selectors, views
 
 __all__ = ["age", "columns", "jsonpath", "pod_status_reason", "row", "table"]
 
@@ -419,7 +419,11 @@ _COLUMNS: dict[str, tuple[list[Col], Row]] = {
 }
 
 
-_COLUMNS["events.k8s.io/events"] = _COLUMNS["/events"]
+_EVENTS_VIEW = next(rt for rt in resources.BUILTINS if rt.own_key == "events.k8s.io/events")
+_COLUMNS["events.k8s.io/events"] = (
+    _COLUMNS["/events"][0],
+    lambda o: _event_row(views.from_view(_EVENTS_VIEW, o, _EVENTS_VIEW)),
+)
 
 _SEG = re.compile(r"\.?([^.\[]+)|\[(\d+)\]|\[\?\(@\.([^=]+)==[\"']?([^\"')]*)[\"']?\)\]")
 
@@ -468,7 +472,7 @@ def _custom(rt: resources.ResourceType) -> tuple[list[Col], Row]:
 def columns(rt: resources.ResourceType) -> tuple[list[Col], Row]:
     if rt.is_custom:
         return _custom(rt)
-    return _COLUMNS.get(rt.key) or ([_NAME, _AGE], lambda o: [_meta(o).get("name"), _created(o)])
+    return _COLUMNS.get(rt.own_key) or ([_NAME, _AGE], lambda o: [_meta(o).get("name"), _created(o)])
 
 
 def _defs(cols: list[Col]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from bcs.sim.kube import resources, selectors, status, store, tables, watch
+from bcs.sim.kube import resources, selectors, status, store, tables, views, watch
 
 if TYPE_CHECKING:
     from bcs.sim.kube import cluster as cluster_mod
@@ -74,12 +74,14 @@ async def serve(
     rv_param = q.get("resourceVersion", "")
     as_table = server.wants_table(request)
     st = cl.store
-    w = watch.Watcher(rt, ns, labels, fields, max_queue=cl.hub.max_queue)
+    srt = cl.api.storage(rt)
+    fields = views.fields(rt, fields)
+    w = watch.Watcher(srt, ns, labels, fields, max_queue=cl.hub.max_queue)
     initial: list[store.Obj] = []
     expired: status.ApiError | None = None
     start_rv = st.rv
     if send_initial or rv_param in ("", "0"):
-        initial, _, _ = st.select(rt, ns, labels, fields)
+        initial, _, _ = st.select(srt, ns, labels, fields)
     else:
         try:
             n = int(rv_param)
@@ -98,10 +100,9 @@ async def serve(
 
     def encode(kind: str, obj: store.Obj) -> bytes:
         if not as_table:
-            return _line(kind, obj.raw)
-        table = tables.table(
-            rt, [obj.decode()], include=q.get("includeObject", "Metadata"), with_defs=first[0]
-        )
+            return _line(kind, views.raw(rt, obj))
+        shown = views.to_view(rt, obj.decode())
+        table = tables.table(rt, [shown], include=q.get("includeObject", "Metadata"), with_defs=first[0])
         first[0] = False
         return _line(kind, orjson.dumps(table))
 

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import attrs
+import orjson
 import pytest
 
 from bcs.sim.kube import cluster
@@ -65,6 +67,42 @@ async def until(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+
+
+class Http:
+    """Raw HTTP against a simulated cluster: ``(status, decoded body)``; ``headers`` of the last reply."""
+
+    def __init__(self, sim: cluster.KubeSim, session: aiohttp.ClientSession) -> None:
+        self.sim, self.session = sim, session
+        self.headers: Any = {}
+
+    async def __call__(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        ctype: str = "application/json",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        hdrs = {"Authorization": f"Bearer {self.sim.token if token is None else token}", **(headers or {})}
+        data = None
+        if body is not None:
+            data = body if isinstance(body, bytes) else orjson.dumps(body)
+            hdrs["Content-Type"] = ctype
+        async with self.session.request(
+            method, self.sim.url + path, data=data, headers=hdrs, ssl=self.sim.client_ssl_context()
+        ) as resp:
+            raw = await resp.read()
+            self.headers = resp.headers
+            return resp.status, orjson.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode()
+
+
+@pytest.fixture
+async def http(kube_sim: cluster.KubeSim) -> AsyncIterator[Http]:
+    async with aiohttp.ClientSession() as session:
+        yield Http(kube_sim, session)
 
 
 @pytest.fixture

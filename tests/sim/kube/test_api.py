@@ -2,48 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import aiohttp
 import orjson
-import pytest
 
 from bcs.sim.kube import cluster, patch
-from tests.sim.kube.conftest import until
-
-
-class Http:
-    def __init__(self, sim: cluster.KubeSim, session: aiohttp.ClientSession) -> None:
-        self.sim, self.session = sim, session
-
-    async def __call__(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        ctype: str = "application/json",
-        token: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        hdrs = {"Authorization": f"Bearer {self.sim.token if token is None else token}", **(headers or {})}
-        data = None
-        if body is not None:
-            data = body if isinstance(body, bytes) else orjson.dumps(body)
-            hdrs["Content-Type"] = ctype
-        async with self.session.request(
-            method, self.sim.url + path, data=data, headers=hdrs, ssl=self.sim.client_ssl_context()
-        ) as resp:
-            raw = await resp.read()
-            return resp.status, orjson.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode()
-
-
-@pytest.fixture
-async def http(kube_sim: cluster.KubeSim) -> AsyncIterator[Http]:
-    async with aiohttp.ClientSession() as session:
-        yield Http(kube_sim, session)
-
+from tests.sim.kube.conftest import Http, until
 
 CM = "/api/v1/namespaces/default/configmaps"
 POD = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}

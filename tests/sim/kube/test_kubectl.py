@@ -7,7 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from bcs.sim.kube import cli, cluster, protobuf
+from bcs.sim.kube import cli, cluster
 from tests.sim.kube import manifests
 from tests.sim.kube.conftest import Kubectl, until
 
@@ -138,9 +138,6 @@ async def test_discovery_explain_and_errors(kube_sim: cluster.KubeSim, kubectl: 
     res = await kubectl("get", "deploy", "nosuch", check=False)
     assert res.rc == 1
     assert 'Error from server (NotFound): deployments.apps "nosuch" not found' in res.err
-    res = await kubectl("create", "configmap", "viaproto", "--from-literal=a=b", check=False)
-    assert res.rc == 1
-    assert protobuf.WORKAROUND in res.err
     bad = manifests.APP.split("---")[0].replace("replicas: 3", "replicas: -1")
     res = await kubectl("apply", "-f", "-", stdin=bad, check=False)
     assert 'The Deployment "web" is invalid' in res.err

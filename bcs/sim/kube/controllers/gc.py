@@ -20,7 +20,7 @@ class GarbageCollector(base.Controller):
     def __init__(self, cl: Any) -> None:
         super().__init__(cl)
         self.uids: set[str] = set()
-        for rt in self.reg:
+        for rt in self.reg.stored():
             for obj in self.cl.store.iter(rt):
                 self.uids.add(obj.uid)
 

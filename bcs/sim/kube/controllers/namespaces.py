@@ -34,7 +34,7 @@ class NamespaceController(base.Controller):
             self._populate(key)
             return
         remaining = 0
-        for rt in self.reg:
+        for rt in self.reg.stored():
             if not rt.namespaced or rt.version != self.reg.group_versions()[rt.group][0]:
                 continue
             for obj in list(self.cl.store.iter(rt, key)):

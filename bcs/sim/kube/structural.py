@@ -1,0 +1,145 @@
+"""Structural-schema pruning and defaulting of custom resources, as the apiextensions apiserver does.
+
+A CRD version's ``openAPIV3Schema`` is used as a structural schema: ``properties``,
+``additionalProperties``, ``items``, ``default``, ``nullable``, ``x-kubernetes-preserve-unknown-fields``
+and ``x-kubernetes-embedded-resource`` (value validations such as ``allOf`` play no part here).
+Pruning drops fields the schema does not declare and reports their paths (``spec.foo``,
+``spec.items[0].bar``); defaulting fills ``default`` values into absent fields and into ``null``s the
+schema does not allow.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["default", "prune", "prune_nulls"]
+
+_META = frozenset(("apiVersion", "kind", "metadata"))
+Schema = dict[str, Any]
+
+
+def _key(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _additional(s: Schema) -> tuple[bool, Schema | None]:
+    """Whether ``additionalProperties`` is set, and its schema (None when a bare boolean)."""
+    addl = s.get("additionalProperties")
+    if addl is None:
+        return False, None
+    return True, addl if isinstance(addl, dict) else None
+
+
+def _field_schema(s: Schema | None, key: str) -> Schema | None:
+    if s is None:
+        return None
+    props = s.get("properties") or {}
+    if key in props:
+        return props[key]
+    return _additional(s)[1]
+
+
+def prune(obj: Any, s: Schema | None, *, root: bool = True, path: str = "") -> list[str]:
+    """Remove undeclared fields from ``obj`` in place; returns their paths, sorted."""
+    out: list[str] = []
+    if root:
+        s = {**(s or {}), "x-kubernetes-embedded-resource": True}
+    _prune(obj, s, path, out)
+    return sorted(out)
+
+
+def _prune(x: Any, s: Schema | None, path: str, out: list[str]) -> None:
+    if s is not None and s.get("x-kubernetes-preserve-unknown-fields"):
+        _skip_prune(x, s, path, out)
+        return
+    if isinstance(x, dict):
+        if s is None:
+            out.extend(_key(path, k) for k in x)
+            x.clear()
+            return
+        props = s.get("properties") or {}
+        has_addl, addl = _additional(s)
+        embedded = s.get("x-kubernetes-embedded-resource")
+        for k in list(x):
+            if embedded and k in _META:
+                continue
+            if k in props:
+                _prune(x[k], props[k], _key(path, k), out)
+            elif has_addl:
+                _prune(x[k], addl, _key(path, k), out)
+            else:
+                if k not in _META or path:
+                    out.append(_key(path, k))
+                del x[k]
+    elif isinstance(x, list):
+        items = s.get("items") if s is not None else None
+        for i, v in enumerate(x):
+            _prune(v, items if isinstance(items, dict) else None, f"{path}[{i}]", out)
+
+
+def _skip_prune(x: Any, s: Schema, path: str, out: list[str]) -> None:
+    if isinstance(x, dict):
+        props = s.get("properties") or {}
+        has_addl, addl = _additional(s)
+        embedded = s.get("x-kubernetes-embedded-resource")
+        for k in list(x):
+            if embedded and k in _META:
+                continue
+            if k in props:
+                _prune(x[k], props[k], _key(path, k), out)
+            elif has_addl:
+                _prune(x[k], addl, _key(path, k), out)
+    elif isinstance(x, list):
+        items = s.get("items")
+        if isinstance(items, dict):
+            for i, v in enumerate(x):
+                _skip_prune(v, items, f"{path}[{i}]", out)
+
+
+def _non_nullable_null(x: Any, s: Schema | None) -> bool:
+    return x is None and s is not None and not s.get("nullable", False)
+
+
+def prune_nulls(x: Any, s: Schema | None) -> None:
+    """Drop ``null`` values the schema neither allows (``nullable``) nor defaults."""
+    if isinstance(x, dict):
+        for k in list(x):
+            sub = _field_schema(s, k)
+            if _non_nullable_null(x[k], sub) and sub is not None and sub.get("default") is None:
+                del x[k]
+            else:
+                prune_nulls(x[k], sub)
+    elif isinstance(x, list):
+        items = s.get("items") if s is not None else None
+        for v in x:
+            prune_nulls(v, items if isinstance(items, dict) else None)
+
+
+def default(x: Any, s: Schema | None) -> None:
+    """Fill ``default`` values in place (absent fields, and disallowed ``null``s)."""
+    if s is None:
+        return
+    if isinstance(x, dict):
+        props = s.get("properties") or {}
+        for k, prop in props.items():
+            if "default" not in prop or prop["default"] is None:
+                continue
+            if k not in x or _non_nullable_null(x[k], prop):
+                x[k] = copy.deepcopy(prop["default"])
+        has_addl, addl = _additional(s)
+        for k in list(x):
+            if k in props:
+                default(x[k], props[k])
+            elif has_addl and addl is not None:
+                if _non_nullable_null(x[k], addl) and addl.get("default") is not None:
+                    x[k] = copy.deepcopy(addl["default"])
+                default(x[k], addl)
+    elif isinstance(x, list):
+        items = s.get("items")
+        if not isinstance(items, dict):
+            return
+        for i, v in enumerate(x):
+            if _non_nullable_null(v, items) and items.get("default") is not None:
+                x[i] = copy.deepcopy(items["default"])
+            default(x[i], items)
