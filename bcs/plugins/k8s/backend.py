@@ -15,14 +15,16 @@ import logging
 import os
 import socket
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bcs.core import backend, tasks
 from bcs.core import metrics as core_metrics
 from bcs.plugins.k8s import settings as settings_mod
-from bcs.plugins.k8s.datawatch import manager, sink
 from bcs.plugins.k8s.datawatch import metrics as metrics_mod
-from bcs.plugins.k8s.operators import cli as operators_cli
+from bcs.plugins.k8s.operators import commands as operators_cli
+
+if TYPE_CHECKING:
+    from bcs.plugins.k8s.datawatch import manager
 
 __all__ = ["K8sBackend"]
 
@@ -57,6 +59,10 @@ class K8sBackend(backend.Backend):
         return ready
 
     async def start(self) -> None:
+        # Imported here: the data watch and the operators pull in the Kubernetes client, which every
+        # ``bcs`` command would otherwise pay for at start.
+        from bcs.plugins.k8s.datawatch import manager, sink
+
         storage = self.context.storage
         target = None
         if self.settings.watch:

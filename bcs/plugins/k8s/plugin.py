@@ -11,7 +11,7 @@ from bcs.plugins.k8s import agent_cli
 from bcs.plugins.k8s import backend as k8s_backend
 from bcs.plugins.k8s import settings as settings_mod
 from bcs.plugins.k8s.datawatch import cli as datawatch_cli
-from bcs.plugins.k8s.operators import cli as operators_cli
+from bcs.plugins.k8s.operators import commands as operators_cli
 
 if TYPE_CHECKING:
     from bcs.config import BcsSettings

@@ -28,6 +28,8 @@ from aiohttp import web
 from bcs import errors
 from bcs.core import metrics as core_metrics
 from bcs.plugins.k8s.kube import client, leader
+from bcs.plugins.k8s.operators import commands
+from bcs.plugins.k8s.operators.commands import CRD_DIR, configure_crds_parser, configure_parser
 from bcs.plugins.k8s.operators.gamedeployment import controller as gd_controller
 from bcs.plugins.k8s.operators.gamestatefulset import controller as gsts_controller
 from bcs.plugins.k8s.operators.hook import controller as hook_controller
@@ -47,7 +49,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CRD_DIR = pathlib.Path(__file__).resolve().parent / "crds"  # package data (config/crds links here)
 CRDS = client.Resource(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
@@ -56,7 +57,7 @@ _CONTROLLERS: dict[str, Callable[..., Any]] = {  # in the order they start
     "gamedeployment": gd_controller.GameDeploymentController,
     "gamestatefulset": gsts_controller.GameStatefulSetController,
 }
-OPERATORS = tuple(_CONTROLLERS)
+OPERATORS = commands.OPERATORS
 FIELD_MANAGER = "bcs"
 
 
@@ -159,39 +160,6 @@ async def run_operators(
         release_on_cancel=release_on_cancel,
     )
     await elector.run()
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Options of ``bcs operator``."""
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster service account)")
-    parser.add_argument("--context", help="kubeconfig context to use")
-    parser.add_argument(
-        "--operators",
-        default=",".join(OPERATORS),
-        help=f"comma-separated operators to run ({', '.join(OPERATORS)})",
-    )
-    parser.add_argument("--namespace", help="only watch this namespace (default: all)")
-    parser.add_argument(
-        "--lease-namespace", default="kube-system", help="namespace of the leader-election Lease"
-    )
-    parser.add_argument("--lease-name", default="bcs-operators", help="name of the leader-election Lease")
-    parser.add_argument("--identity", help="this replica's identity in the Lease (default: host-pid)")
-    parser.add_argument("--lease-duration", type=float, default=15.0, help="seconds a Lease is valid")
-    parser.add_argument(
-        "--renew-deadline", type=float, default=10.0, help="seconds the leader keeps retrying"
-    )
-    parser.add_argument("--retry-period", type=float, default=2.0, help="seconds between Lease attempts")
-    parser.add_argument(
-        "--metrics-address",
-        metavar="HOST:PORT",
-        help="serve Prometheus /metrics (and /healthz) there, e.g. 0.0.0.0:9100 (default: off)",
-    )
-
-
-def configure_crds_parser(parser: argparse.ArgumentParser) -> None:
-    """Options of ``bcs crds install``."""
-    parser.add_argument("--kubeconfig", required=True, help="kubeconfig file of the target cluster")
-    parser.add_argument("--dir", default=str(CRD_DIR), help="directory of CRD YAML files")
 
 
 def _host_port(address: str) -> tuple[str, int]:
