@@ -87,7 +87,7 @@ def update_app(sched: Scheduler, spec: objects.AppSpec, *, owner_ok: bool = Fals
     app.spec = spec
     app.version = str(int(app.version) + 1)
     sched.save_app(app)
-    sched.store.put(sched.store.key("version", spec.namespace, f"{spec.name}/{app.version}"), dict(spec.raw))
+    sched.save_version(app)
     for agent_id in sorted(agents):
         sync_agent(sched, agent_id)
     sched.wake()

@@ -104,20 +104,27 @@ def scale(sched: Scheduler, namespace: str, name: str, instances: int) -> record
 
 
 def pause(sched: Scheduler, namespace: str, name: str) -> records.Deployment:
-    dep = _rolling(sched, namespace, name)
-    dep.paused = True
-    dep.status = "RollingUpdatePaused"
-    save(sched, dep)
-    return dep
+    """Hold the rollout before its next half-step."""
+    return _set_paused(sched, namespace, name, paused=True)
 
 
 def resume(sched: Scheduler, namespace: str, name: str) -> records.Deployment:
+    """Let a paused rollout take its next half-step."""
+    return _set_paused(sched, namespace, name, paused=False)
+
+
+def _set_paused(sched: Scheduler, namespace: str, name: str, *, paused: bool) -> records.Deployment:
     dep = _rolling(sched, namespace, name)
-    dep.paused = False
-    dep.status = "RollingUpdate"
+    _hold(dep, paused=paused)
     save(sched, dep)
-    sched.wake()
+    if not paused:
+        sched.wake()  # the next half-step may be due already
     return dep
+
+
+def _hold(dep: records.Deployment, *, paused: bool) -> None:
+    dep.paused = paused
+    dep.status = "RollingUpdatePaused" if paused else "RollingUpdate"
 
 
 def cancel(sched: Scheduler, namespace: str, name: str) -> records.Deployment:
@@ -238,8 +245,7 @@ def _step(sched: Scheduler, dep: records.Deployment, now: float) -> None:
 def _step_done(dep: records.Deployment, now: float) -> None:
     dep.last_rolling = now
     if dep.spec.strategy.manually:
-        dep.paused = True
-        dep.status = "RollingUpdatePaused"
+        _hold(dep, paused=True)
 
 
 def _finish(sched: Scheduler, dep: records.Deployment, old: records.Application) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from bcs.core.offers import model
 from bcs.plugins.mesos import health, objects, records
 
-__all__ = ["EXECUTOR", "launch_group", "offer_from_json", "scalar", "template_env"]
+__all__ = ["EXECUTOR", "launch_group", "offer_from_json", "offer_ids", "scalar", "template_env"]
 
 # The default executor's own share, added to every taskgroup (the master's minimums).
 EXECUTOR = {"cpus": 0.1, "mem": 32.0, "disk": 10.0}
@@ -51,6 +51,11 @@ def offer_from_json(offer: dict[str, Any]) -> model.Offer:
     url = offer.get("url") or {}
     out.attributes.setdefault("InnerIP", (url.get("address") or {}).get("ip", ""))
     return out
+
+
+def offer_ids(ids: list[str]) -> list[dict[str, str]]:
+    """Offer ids as the OfferID objects of ACCEPT and DECLINE."""
+    return [{"value": i} for i in ids]
 
 
 def scalar(name: str, value: float) -> dict[str, Any]:

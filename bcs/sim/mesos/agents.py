@@ -153,14 +153,18 @@ def _layers(spec: Any, index: int, hostname: str) -> list[Mapping[str, Any]]:
     for pat in spec.get("patterns") or ():
         if fnmatch.fnmatchcase(hostname, str(pat.get("match", "*"))) and _in_index(pat.get("index"), index):
             layers.append(pat)
-    per_agent = spec.get("agents") or {}
-    if isinstance(per_agent, list):
-        entry = per_agent[index] if index < len(per_agent) else None
-    else:
-        entry = per_agent.get(index, per_agent.get(str(index)))
+    entry = _agent_entry(spec, index)
     if entry:
         layers.append(entry)
     return layers
+
+
+def _agent_entry(spec: Mapping[str, Any], index: int) -> Any:
+    """Agent ``index``'s own entry under ``agents`` (a list, or a mapping by index), if any."""
+    per_agent = spec.get("agents") or {}
+    if isinstance(per_agent, list):
+        return per_agent[index] if index < len(per_agent) else None
+    return per_agent.get(index, per_agent.get(str(index)))
 
 
 def _own_hostname(spec: Any, index: int) -> str:
@@ -168,11 +172,7 @@ def _own_hostname(spec: Any, index: int) -> str:
     if isinstance(spec, list) and index < len(spec):
         entry = spec[index]
     elif isinstance(spec, Mapping):
-        per_agent = spec.get("agents") or {}
-        if isinstance(per_agent, list):
-            entry = per_agent[index] if index < len(per_agent) else None
-        else:
-            entry = per_agent.get(index, per_agent.get(str(index)))
+        entry = _agent_entry(spec, index)
     if isinstance(entry, Mapping) and entry.get("hostname"):
         return str(entry["hostname"])
     return f"agent-{index}"

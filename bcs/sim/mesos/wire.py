@@ -53,26 +53,8 @@ CALL_TYPES = frozenset(
         "UNKNOWN",
     ]
 )
-# The payload a call type must carry (TEARDOWN, REVIVE and SUPPRESS need none).
-_PAYLOAD = {
-    t: t.lower()
-    for t in [
-        "SUBSCRIBE",
-        "ACCEPT",
-        "DECLINE",
-        "ACCEPT_INVERSE_OFFERS",
-        "DECLINE_INVERSE_OFFERS",
-        "KILL",
-        "SHUTDOWN",
-        "ACKNOWLEDGE",
-        "ACKNOWLEDGE_OPERATION_STATUS",
-        "RECONCILE",
-        "RECONCILE_OPERATIONS",
-        "MESSAGE",
-        "REQUEST",
-        "UPDATE_FRAMEWORK",
-    ]
-}
+# The payload a call type must carry, named after it (TEARDOWN, REVIVE and SUPPRESS need none).
+_PAYLOAD = {t: t.lower() for t in CALL_TYPES - {"TEARDOWN", "REVIVE", "SUPPRESS", "UNKNOWN"}}
 TERMINAL_STATES = frozenset(
     [
         "TASK_FINISHED",

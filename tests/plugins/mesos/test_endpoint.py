@@ -5,8 +5,10 @@ and expires with its lease when the process dies without cleanup."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pathlib
+import sqlite3
 from typing import Any
 
 import orjson
@@ -156,6 +158,11 @@ async def test_a_killed_driver_leaves_its_endpoint_to_the_lease(
                 )
                 await store.delete_prefix(prefix)
             return
+        # The driver API answers before the endpoint key is written: wait for the key (a read-only
+        # look at the process's SQLite file, which stays WAL-readable while it runs), then kill.
+        await eventually(
+            lambda: _sqlite_has(served.data_dir / "kv.sqlite3", _key(prefix)), timeout=20, what="the endpoint"
+        )
         await asyncio.to_thread(served.kill)
     finally:
         await asyncio.to_thread(served.stop)
@@ -169,6 +176,11 @@ async def test_a_killed_driver_leaves_its_endpoint_to_the_lease(
         await eventually(lambda: _gone(store, _key(prefix)), timeout=20, what="the lease expired")
     finally:
         await store.close()
+
+
+def _sqlite_has(path: pathlib.Path, key: str) -> bool:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return conn.execute("SELECT 1 FROM kv WHERE key = ?", (key,)).fetchone() is not None
 
 
 async def _gone(store: Any, key: str) -> bool:
