@@ -26,8 +26,16 @@ async def _ready(kube: client.KubeClient, app: str, names: list[str], image: str
     return await until(check, timeout=30, what=f"{names} ready at {image}")
 
 
-def _first(log: PodLog, name: str, pred: Any = lambda p: True) -> int:
-    return next(i for i, p in enumerate(log.versions) if p["metadata"]["name"] == name and pred(p))
+async def _first(log: PodLog, name: str, pred: Any = lambda p: True) -> int:
+    """Where the pod log first saw ``name`` matching ``pred`` (its watch may lag the GETs)."""
+
+    def found() -> int | None:
+        hits = (i for i, p in enumerate(log.versions) if p["metadata"]["name"] == name and pred(p))
+        return next(hits, None)
+
+    # a 1-tuple, since index 0 is a valid (falsy) answer
+    (index,) = await until(lambda: (found(),) if found() is not None else None, what=f"{name} in the pod log")
+    return index
 
 
 async def test_ordered_ready_creates_in_order_and_updates_from_the_top(
@@ -37,11 +45,11 @@ async def test_ordered_ready_creates_in_order_and_updates_from_the_top(
     await gkube.create(model.GAMESTATEFULSETS, h.NS, h.game_statefulset("gs", 3, strategy=strategy))
     names = ["gs-0", "gs-1", "gs-2"]
     pods = await _ready(gkube, "gs", names)
-    first_seen = [_first(pod_log, n) for n in names]
+    first_seen = [await _first(pod_log, n) for n in names]
     assert first_seen == sorted(first_seen)
     for lower, higher in itertools.pairwise(names):
         # OrderedReady waited for the lower ordinal to be Ready before creating the next
-        assert _first(pod_log, lower, podutil.is_ready) < first_seen[names.index(higher)]
+        assert await _first(pod_log, lower, podutil.is_ready) < first_seen[names.index(higher)]
     assert all(p["metadata"]["labels"][model.POD_ORDINAL_LABEL] == p["metadata"]["name"][-1] for p in pods)
     assert all(p["metadata"]["labels"][model.POD_NAME_LABEL] == p["metadata"]["name"] for p in pods)
 

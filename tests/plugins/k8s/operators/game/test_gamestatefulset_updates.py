@@ -43,14 +43,16 @@ async def test_inplace_update_keeps_pods_and_walks_down_from_the_top(
     pods = await until(restarted, timeout=30, what="c0 restarted once in every pod, c1 untouched")
     assert {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods} == before
     assert not pod_log.deleted
-    updated_at = [
-        next(
-            i
-            for i, p in enumerate(pod_log.versions)
-            if p["metadata"]["name"] == n and h.images(p)[0] == "game:v2"
-        )
-        for n in ("ip-2", "ip-1", "ip-0")
-    ]
+
+    def first_v2() -> list[int] | None:
+        # The pod log's watch may lag the GETs above: wait until it saw each pod on game:v2.
+        seen = {}
+        for i, p in enumerate(pod_log.versions):
+            if h.images(p)[0] == "game:v2":
+                seen.setdefault(p["metadata"]["name"], i)
+        return [seen[n] for n in ("ip-2", "ip-1", "ip-0")] if len(seen) == 3 else None
+
+    updated_at = await until(first_v2, what="the pod log seeing every pod on game:v2")
     assert updated_at == sorted(updated_at)  # highest ordinal first, one at a time (maxUnavailable 1)
 
 
