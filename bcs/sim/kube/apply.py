@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bcs.sim.kube import fieldsets, patch, status
+from bcs.sim.kube import fieldsets, patch, ssapaths, status
 
 __all__ = ["apply", "record_update"]
 
@@ -139,7 +139,7 @@ def apply(
             if fieldsets.get(live_clean, p) != fieldsets.get(applied, p):
                 conflicts.append((e.get("manager", ""), p, e.get("apiVersion", "")))
     if conflicts and not force:
-        raise _conflict_error(conflicts, conflict_name)
+        raise _conflict_error(conflicts, conflict_name, live_clean)
     lost = {p for _, p, _ in conflicts}
     result = _merge_applied(live_clean, applied, ())
     owned_by_others: set[fieldsets.Path] = set()
@@ -158,30 +158,22 @@ def apply(
     return result
 
 
-def _render(path: fieldsets.Path) -> str:
-    out = ""
-    for seg in path:
-        if seg.startswith("f:"):
-            out += "." + seg[2:]
-        elif seg.startswith("k:"):
-            out += "[" + seg[2:].strip("{}").replace('":', "=").replace('"', "") + "]"
-        else:
-            out += "[" + seg + "]"
-    return out
-
-
 def _conflict_error(
-    conflicts: list[tuple[str, fieldsets.Path, str]], name: tuple[str, str, str]
+    conflicts: list[tuple[str, fieldsets.Path, str]], name: tuple[str, str, str], live: dict[str, Any]
 ) -> status.ApiError:
     plural, group, obj_name = name
-    lines = [f'conflict with "{m}" using {v}: {_render(p)}' for m, p, v in conflicts]
+    lines = [f'conflict with "{m}" using {v}: {ssapaths.from_fields(p, live)}' for m, p, v in conflicts]
     n = len(conflicts)
     if n == 1:
         message = f"Apply failed with 1 conflict: {lines[0]}"
     else:
         message = f"Apply failed with {n} conflicts: " + "\n".join(lines)
     causes = [
-        {"reason": "FieldManagerConflict", "message": f'conflict with "{m}" using {v}', "field": _render(p)}
+        {
+            "reason": "FieldManagerConflict",
+            "message": f'conflict with "{m}" using {v}',
+            "field": ssapaths.from_fields(p, live),
+        }
         for m, p, v in conflicts
     ]
     return status.ApiError(

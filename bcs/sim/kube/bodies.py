@@ -3,18 +3,17 @@
 Built-in kinds accept ``application/json``, ``application/yaml`` and
 ``application/vnd.kubernetes.protobuf``; custom resources JSON and YAML only. A missing
 Content-Type is read as JSON (``kubectl scale --current-replicas`` sends none). With strict
-decoding (``fieldValidation`` Strict or Warn) JSON is parsed keeping track of duplicate keys.
+decoding (``fieldValidation`` Strict or Warn) JSON and YAML are parsed keeping track of duplicate keys.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 from aiohttp import web
 
-from bcs.sim.kube import fieldvalidation, protobuf, resources, status
+from bcs.sim.kube import fieldvalidation, protobuf, resources, status, yamldecode
 
 __all__ = ["add_warnings", "check_for", "read"]
 
@@ -52,10 +51,14 @@ async def read(
         )
     if not raw.strip():
         return None
+    strict = fv is not None and fv.strict
     try:
         if ctype == _YAML:
-            return yaml.safe_load(raw)
-        body, dups = fieldvalidation.loads(raw, track=fv is not None and fv.strict)
+            body, yaml_dups = yamldecode.load(raw)
+            if fv is not None and strict and yaml_dups:
+                fv.pre = [yamldecode.unmarshal_errors(yaml_dups)]
+            return body
+        body, dups = fieldvalidation.loads(raw, track=strict)
     except (ValueError, yaml.YAMLError) as exc:
         raise status.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
     if fv is not None:
@@ -64,7 +67,9 @@ async def read(
 
 
 def _quote(text: str) -> str:
-    return json.dumps(text)
+    """A warning's quoted text as the apiserver writes it (Go's HTTP server turns newlines into spaces)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\r", " ").replace("\n", " ") + '"'
 
 
 def add_warnings(resp: web.StreamResponse, fv: fieldvalidation.Check | None) -> web.StreamResponse:

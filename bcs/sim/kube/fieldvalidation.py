@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
-from bcs.sim.kube import resources, status, structural, typedcheck, typeschema
+from bcs.sim.kube import gofmt, resources, ssapaths, status, structural, typedcheck, typeschema, yamldecode
 from bcs.sim.kube.typedcheck import Dups, loads
 
 __all__ = [
@@ -29,7 +27,6 @@ __all__ = [
     "go_value",
     "loads",
     "unknown_for_apply",
-    "yaml_duplicates",
 ]
 
 IGNORE, WARN, STRICT = "Ignore", "Warn", "Strict"
@@ -93,6 +90,8 @@ class Check:
     def __init__(self, directive: str = WARN, dups: Dups | None = None) -> None:
         self.directive = directive
         self.dups = dups
+        # Strict errors found before the typed decode (a YAML body's duplicate keys), reported first.
+        self.pre: list[str] = []
         self.warnings: list[str] = []
 
     @property
@@ -123,6 +122,7 @@ class Check:
         if msg is None and not rt.is_custom:
             msg = typeschema.root(rt.group, kind or rt.kind)
         errs, type_error = self._decode(rt, obj, msg)
+        errs = self.pre + errs
         body_kind = str(obj.get("kind") or kind or rt.kind)
         version = str(obj.get("apiVersion") or rt.api_version).rpartition("/")[2]
         prefix = f'{body_kind} in version "{version}" cannot be handled as a {kind or rt.kind}: '
@@ -166,19 +166,12 @@ def _patch_invalid(shown: str, detail: str) -> status.ApiError:
 
 def go_value(x: Any) -> str:
     """``fmt.Sprintf("%+v", x)`` of a decoded JSON value (how a strategic-merge 422 quotes the patch)."""
-    if isinstance(x, dict):
-        return "map[" + " ".join(f"{k}:{go_value(x[k])}" for k in sorted(x)) + "]"
-    if isinstance(x, list):
-        return "[" + " ".join(go_value(v) for v in x) + "]"
-    if x is None:
-        return "<nil>"
-    if isinstance(x, bool):
-        return "true" if x else "false"
-    return str(x)
+    return gofmt.v(x)
 
 
 def unknown_for_apply(rt: resources.ResourceType, obj: dict[str, Any]) -> list[str]:
-    """Paths (``.spec.foo``) an apply configuration sets that the schema does not declare."""
+    """Paths an apply configuration sets that the schema does not declare, as SSA prints them
+    (``.spec.containers[name="c"].foo``)."""
     probe = json.loads(json.dumps(obj))
     if rt.is_custom:
         meta = probe.get("metadata")
@@ -186,44 +179,11 @@ def unknown_for_apply(rt: resources.ResourceType, obj: dict[str, Any]) -> list[s
         schema = custom_schema(rt)
         paths = [e.split('"')[1] for e in errs if e.startswith("unknown")]
         paths += structural.prune(probe, schema) if schema is not None else []
-        return ["." + p for p in paths]
+        return [ssapaths.from_dotted(obj, p, schema, custom=True) for p in paths]
     msg = typeschema.root(rt.group, rt.kind)
     if msg is None:
         return []
-    return ["." + e.split('"')[1] for e in typed_errors(msg, probe, None)]
-
-
-class _DupLoader(yaml.SafeLoader):
-    pass
-
-
-def _construct_mapping(loader: _DupLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int, float, bool)):
-            continue
-        if key in seen:
-            line = key_node.start_mark.line + 1
-            loader.duplicates.append(f'line {line}: key "{key}" already set in map')  # type: ignore[attr-defined]
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
-
-
-_DupLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def yaml_duplicates(raw: bytes) -> list[str]:
-    """go-yaml's "key already set in map" errors for a YAML (or JSON) document."""
-    loader = _DupLoader(raw)
-    loader.duplicates = []  # type: ignore[attr-defined]
-    try:
-        loader.get_single_data()
-    except yaml.YAMLError:
-        return []
-    finally:
-        loader.dispose()
-    return list(loader.duplicates)  # type: ignore[attr-defined]
+    return [ssapaths.from_dotted(obj, e.split('"')[1]) for e in typed_errors(msg, probe, None)]
 
 
 _JSON_PATCH_OP_KEYS = ("op", "path", "from", "value")
@@ -266,13 +226,11 @@ def check_apply(rt: resources.ResourceType, applied: dict[str, Any], raw: bytes,
         raise status.ApiError(500, "", f"failed to create typed patch object ({where}): {detail}")
     if not fv.strict:
         return
-    dups = yaml_duplicates(raw)
+    dups = yamldecode.duplicates(raw)
     if not dups:
         return
     if fv.directive == WARN:
         fv.warnings += dups
         return
-    text = "\n".join("  " + d for d in dups)
-    raise status.bad_request(
-        f"error strict decoding YAML: error converting YAML to JSON: yaml: unmarshal errors:\n{text}"
-    )
+    text = yamldecode.unmarshal_errors(dups)
+    raise status.bad_request(f"error strict decoding YAML: error converting YAML to JSON: {text}")

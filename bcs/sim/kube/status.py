@@ -92,7 +92,7 @@ def conflict(plural: str, group: str, name: str, why: str = "") -> ApiError:
 
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
     """422 with ``causes`` given as (reason, field, message) triples, e.g. ("FieldValueRequired", ...)."""
-    lines = [f"{field}: {msg}" for _, field, msg in causes]
+    lines = list(dict.fromkeys(f"{field}: {msg}" for _, field, msg in causes))  # the aggregate dedupes
     text = lines[0] if len(lines) == 1 else "[" + ", ".join(lines) + "]"
     details = {
         "name": name,

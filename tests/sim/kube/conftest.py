@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from bcs.sim.kube import cluster
+from tests import services
 
 KUBECTL = "/usr/bin/kubectl"
 
@@ -53,20 +54,8 @@ class Kubectl:
         return res
 
 
-async def until(
-    fn: Callable[[], Any | Awaitable[Any]], *, timeout: float = 15.0, what: str = "condition"
-) -> Any:
-    """Poll ``fn`` until it returns something truthy (the polled value is returned)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+# The suite's poll-with-deadline: ``services.eventually`` with a 15 s default deadline.
+until = functools.partial(services.eventually, timeout=15.0)
 
 
 class Http:

@@ -89,6 +89,37 @@ async def test_create_and_update_by_directive(http: Http) -> None:
     )
 
 
+async def test_yaml_bodies_report_duplicate_keys_like_go_yaml(http: Http) -> None:
+    doc = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n"
+        b"data:\n  a: '1'\n  when: 2024-01-01\n  a: '2'\nbogus: 1\nmetadata:\n  name: y\n"
+    )
+    code, body = await http("POST", CM + "?fieldValidation=Strict", doc, ctype="application/yaml")
+    assert (code, body["message"]) == (
+        400,
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: '
+        "yaml: unmarshal errors:\n"
+        '  line 8: key "a" already set in map\n'
+        '  line 11: key "metadata" already set in map, unknown field "bogus"',
+    )
+    code, body = await http("POST", CM, doc, ctype="application/yaml")
+    assert code == 201, body
+    assert _warnings(http) == [
+        'yaml: unmarshal errors:   line 8: key "a" already set in map   line 11: key "metadata" already set '
+        "in map",
+        'unknown field "bogus"',
+    ]
+    # The last value of a repeated key wins; timestamps stay strings, as go-yaml keeps them.
+    assert body["data"] == {"a": "2", "when": "2024-01-01"}
+    code, body = await http(
+        "PUT", CM + "/y?fieldValidation=Strict", doc.replace(b"bogus: 1\n", b""), ctype="application/yaml"
+    )
+    assert code == 400
+    assert body["message"].endswith('  line 10: key "metadata" already set in map')
+    code, body = await http("PUT", CM + "/y?fieldValidation=Ignore", doc, ctype="application/yaml")
+    assert (code, _warnings(http)) == (200, [])
+
+
 async def test_values_of_the_wrong_type_fail_whatever_the_directive(http: Http) -> None:
     cases = [
         ({"replicas": "3"}, "string into Go struct field DeploymentSpec.spec.replicas of type int32"),
