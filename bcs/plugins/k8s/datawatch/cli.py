@@ -25,9 +25,7 @@ import attrs
 
 from bcs import config, errors, logs
 from bcs.plugins.k8s import settings as k8s_settings
-from bcs.plugins.k8s.datawatch import cluster, httpsink
 from bcs.plugins.k8s.datawatch import settings as settings_mod
-from bcs.plugins.k8s.kube import client
 
 __all__ = ["configure_parser", "load_settings", "run", "watch"]
 
@@ -81,6 +79,10 @@ async def watch(
     args: argparse.Namespace, stop: asyncio.Event, *, environ: Mapping[str, str] | None = None
 ) -> None:
     """Run the data watch until ``stop`` is set (ConfigError for unusable arguments)."""
+    # Imported here: building ``bcs``'s parser must not load the Kubernetes client for every command.
+    from bcs.plugins.k8s.datawatch import cluster, httpsink
+    from bcs.plugins.k8s.kube import client
+
     environ = os.environ if environ is None else environ
     settings = load_settings(args, environ)
     target = httpsink.HttpSink(args.storage, token=environ.get("USER_TOKEN", ""), ssl_context=_ssl(args))
