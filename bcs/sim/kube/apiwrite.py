@@ -9,13 +9,13 @@ from typing import Any
 
 from bcs.sim.kube import (
     apply,
+    crdspec,
     crvalidation,
     fieldvalidation,
     kinds,
     resources,
     status,
     store,
-    structural,
     views,
 )
 from bcs.sim.kube.apibase import ApiBase, now_iso
@@ -23,6 +23,7 @@ from bcs.sim.kube.apibase import ApiBase, now_iso
 __all__ = ["WriteApi"]
 
 _UNDELETABLE_NS = {"default", "kube-system", "kube-public"}
+_CRDS = "apiextensions.k8s.io/customresourcedefinitions"
 
 
 def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +116,7 @@ class WriteApi(ApiBase):
         if dry_run:
             return obj
         self._put(rt, obj)
-        if rt.key == "apiextensions.k8s.io/customresourcedefinitions" and self.on_crd:
+        if rt.key == _CRDS and self.on_crd:
             self.on_crd(obj, "ADDED")
         return obj
 
@@ -228,8 +229,8 @@ class WriteApi(ApiBase):
             if causes:
                 raise self._invalid(rt, meta["name"], causes)
             self._validate_view(rt, new, old)
-        elif validate and rt.is_custom:
-            causes = crvalidation.on_status(rt, old, new)
+        elif validate and (rt.is_custom or rt.key == _CRDS):
+            causes = crvalidation.on_status(rt, old, new) if rt.is_custom else crdspec.on_status(new)
             if causes:
                 raise self._invalid(rt, meta["name"], causes)
         gen = old_meta.get("generation")
@@ -251,16 +252,17 @@ class WriteApi(ApiBase):
             if had and not meta.get("finalizers") and not self._ns_finalizers(rt, new):
                 return self._remove(rt, new)
         self._put(rt, new)
-        if rt.key == "apiextensions.k8s.io/customresourcedefinitions" and self.on_crd:
+        if rt.key == _CRDS and self.on_crd:
             self.on_crd(new, "MODIFIED")
         return new
 
     @staticmethod
     def _default_custom(rt: resources.ResourceType, obj: dict[str, Any]) -> None:
         """Structural defaults of a custom resource's schema (what the CRD's version declares)."""
-        schema = fieldvalidation.custom_schema(rt) if rt.is_custom else None
-        if schema is not None:
-            structural.default(obj, schema)
+        if rt.is_custom and fieldvalidation.custom_schema(rt) is not None:
+            fill = crvalidation.plan(rt).default
+            if fill is not None:
+                fill(obj)
 
     @staticmethod
     def _ns_finalizers(rt: resources.ResourceType, obj: dict[str, Any]) -> bool:
@@ -370,7 +372,7 @@ class WriteApi(ApiBase):
             self.store.remove(srt, meta.get("namespace", ""), meta["name"], views.from_view(rt, obj, srt))
         else:
             self.store.remove(rt, meta.get("namespace", ""), meta["name"], obj)
-        if rt.key == "apiextensions.k8s.io/customresourcedefinitions" and self.on_crd:
+        if rt.key == _CRDS and self.on_crd:
             self.on_crd(obj, "DELETED")
         return obj
 

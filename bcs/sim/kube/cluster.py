@@ -57,7 +57,7 @@ def crd_types(crd: dict[str, Any]) -> list[resources.ResourceType]:
     names = spec.get("names") or {}
     out = []
     for v in spec.get("versions") or []:
-        if not v.get("served", True):
+        if v.get("served") is not True:
             continue
         subs = v.get("subresources") or {}
         fields = tuple(f.get("jsonPath", "").lstrip(".") for f in v.get("selectableFields") or [])

@@ -6,29 +6,24 @@ scale subresource's replica and selector paths, the ``apiVersion``/``kind`` of
 items. On the status subresource: ``status`` against the schema's ``status`` property (no ratcheting),
 the status replica/selector paths and the list types (unless the old object already broke them).
 Schema errors become causes (reason, field, message) the way the apiserver converts kube-openapi's.
-``x-kubernetes-validations`` (CEL) rules are not evaluated.
+A write first runs its CRD version's compiled check (``Plan``); the full validator, which builds the
+errors and ratchets updates, runs only when that check fails. ``x-kubernetes-validations`` (CEL) rules
+are not evaluated.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
-from bcs.sim.kube import gofmt, resources, schemavalidate
+from bcs.sim.kube import fielderr, gofmt, resources, schemacompile, schemavalidate, structural
 
-__all__ = ["on_create", "on_status", "on_update", "schema_of"]
+__all__ = ["Plan", "on_create", "on_status", "on_update", "plan", "schema_causes", "schema_of"]
 
 Cause = tuple[str, str, str]
 Schema = dict[str, Any]
 _MAX_INT32 = 2**31 - 1
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
-    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
-    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
 
 
 def schema_of(rt: resources.ResourceType) -> Schema | None:
@@ -37,34 +32,71 @@ def schema_of(rt: resources.ResourceType) -> Schema | None:
     return schema if isinstance(schema, dict) else None
 
 
+class Plan:
+    """A CRD version's schema prepared for writes: compiled validity checks of the object and of its
+    status (``schemacompile``), its defaulting (``structural.defaulter``), and the schema nodes at or
+    above list-type and embedded-resource declarations (walks skip the rest). Built on first use and
+    kept in ``rt.crd``, which is rebuilt whenever the CRD is written: one plan per CRD version and
+    resourceVersion."""
+
+    __slots__ = ("default", "embedded", "lists", "ok", "schema", "status", "status_ok")
+
+    def __init__(self, schema: Schema | None) -> None:
+        self.schema = schema
+        status = ((schema or {}).get("properties") or {}).get("status")
+        self.status: Schema | None = status if isinstance(status, dict) else None
+        self.ok = schemacompile.check(schema) if schema else None
+        self.status_ok = schemacompile.check(self.status) if self.status else None
+        self.lists = schemacompile.subtrees(
+            schema, lambda n: n.get("x-kubernetes-list-type") in ("set", "map")
+        )
+        self.embedded = schemacompile.subtrees(
+            schema, lambda n: bool(n.get("x-kubernetes-embedded-resource"))
+        )
+        self.default = structural.defaulter(schema)
+
+
+def plan(rt: resources.ResourceType) -> Plan:
+    """The write plan of a custom resource version."""
+    crd = rt.crd if rt.crd is not None else {}
+    found = crd.get("plan")
+    if not isinstance(found, Plan):
+        found = crd["plan"] = Plan(schema_of(rt))
+    return found
+
+
 def on_create(rt: resources.ResourceType, obj: dict[str, Any]) -> list[Cause]:
-    schema = schema_of(rt)
-    out = _causes(schemavalidate.validate(schema, obj)) if schema else []
+    p = plan(rt)
+    schema = p.schema
+    out = schema_causes(schemavalidate.validate(schema, obj)) if schema and p.ok and not p.ok(obj) else []
     out += _scale(rt, obj, spec=True) + _scale(rt, obj, spec=False)
-    return out + _embedded("", obj, schema) + _list_types("", schema, obj)
+    return out + _embedded("", obj, schema, p.embedded) + _list_types("", schema, obj, p.lists)
 
 
 def on_update(rt: resources.ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
-    schema = schema_of(rt)
+    p = plan(rt)
+    schema = p.schema
     out = []
-    if schema:
-        out = _causes(schemavalidate.validate(schema, new, old, ratchet=True))
-    out += _scale(rt, new, spec=True) + _scale(rt, new, spec=False) + _embedded("", new, schema)
-    if not _list_types("", schema, old):
-        out += _list_types("", schema, new)
+    if schema and p.ok and not p.ok(new):  # ratcheting only matters when the new object has errors
+        out = schema_causes(schemavalidate.validate(schema, new, old, ratchet=True))
+    out += _scale(rt, new, spec=True) + _scale(rt, new, spec=False) + _embedded("", new, schema, p.embedded)
+    if p.lists:
+        new_errs = _list_types("", schema, new, p.lists)
+        if new_errs and not _list_types("", schema, old, p.lists):
+            out += new_errs
     return out
 
 
 def on_status(rt: resources.ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
-    schema = schema_of(rt)
-    status_schema = ((schema or {}).get("properties") or {}).get("status")
+    p = plan(rt)
     out = []
-    if isinstance(status_schema, dict) and "status" in new:
-        out = _causes(schemavalidate.validate(status_schema, new["status"]), "status")
+    if p.status is not None and p.status_ok and "status" in new and not p.status_ok(new["status"]):
+        out = schema_causes(schemavalidate.validate(p.status, new["status"]), "status")
     out += _scale(rt, new, spec=False)
-    new_errs = _list_types("", schema, new)
-    if new_errs and not _list_types("", schema, old):
-        out += new_errs
+    if p.lists:
+        new_errs = _list_types("", p.schema, new, p.lists)
+        if new_errs and not _list_types("", p.schema, old, p.lists):
+            out += new_errs
     return out
 
 
@@ -73,7 +105,7 @@ def _json(x: Any) -> str:
     return orjson.dumps(x, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _causes(errors: list[schemavalidate.Error], prefix: str = "") -> list[Cause]:
+def schema_causes(errors: list[schemavalidate.Error], prefix: str = "") -> list[Cause]:
     """The 422 causes of validation errors; ``prefix`` is the field the validated value sits at."""
     out: list[Cause] = []
     root = prefix or "<nil>"
@@ -178,8 +210,10 @@ def _child(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _embedded(path: str, x: Any, s: Schema | None) -> list[Cause]:
-    if not isinstance(s, dict):
+def _embedded(path: str, x: Any, s: Schema | None, rel: frozenset[int]) -> list[Cause]:
+    """The type metadata of ``x-kubernetes-embedded-resource`` values (``rel``: the schema nodes at or
+    above such declarations; the rest is not walked)."""
+    if not isinstance(s, dict) or id(s) not in rel:
         return []
     out: list[Cause] = []
     if isinstance(x, dict):
@@ -189,12 +223,12 @@ def _embedded(path: str, x: Any, s: Schema | None) -> list[Cause]:
         addl = s.get("additionalProperties")
         for k, v in x.items():
             if k in props:
-                out += _embedded(_child(path, k), v, props[k])
+                out += _embedded(_child(path, k), v, props[k], rel)
             elif isinstance(addl, dict):
-                out += _embedded(f"{path}[{k}]", v, addl)
+                out += _embedded(f"{path}[{k}]", v, addl, rel)
     elif isinstance(x, list):
         for i, v in enumerate(x):
-            out += _embedded(f"{path}[{i}]", v, s.get("items"))
+            out += _embedded(f"{path}[{i}]", v, s.get("items"), rel)
     return out
 
 
@@ -216,9 +250,7 @@ def _type_meta(path: str, x: dict[str, Any]) -> list[Cause]:
             msg = f"unexpected GroupVersion string: {v}"
             out.append(("FieldValueInvalid", where, f"Invalid value: {gofmt.quote(v)}: {msg}"))
         elif key == "kind":
-            errs = ["must be no more than 63 characters"] if len(v) > 63 else []
-            if not _DNS1035.match(v.lower()):
-                errs.append(_DNS1035_MSG)
+            errs = fielderr.dns1035_label(v.lower())
             if errs:
                 msg = "may have mixed case, but should otherwise match: " + ",".join(errs)
                 out.append(("FieldValueInvalid", where, f"Invalid value: {gofmt.quote(v)}: {msg}"))
@@ -226,24 +258,27 @@ def _type_meta(path: str, x: dict[str, Any]) -> list[Cause]:
 
 
 # -- x-kubernetes-list-type: set and map -------------------------------------------------------------
-def _list_types(path: str, s: Schema | None, obj: Any) -> list[Cause]:
-    if not isinstance(s, dict) or not isinstance(obj, dict):
+def _list_types(path: str, s: Schema | None, obj: Any, rel: frozenset[int]) -> list[Cause]:
+    """Repeated items of ``x-kubernetes-list-type: set|map`` lists (``rel``: the schema nodes at or
+    above such lists; the rest is not walked)."""
+    if not isinstance(s, dict) or not isinstance(obj, dict) or id(s) not in rel:
         return []
     out: list[Cause] = []
     addl = s.get("additionalProperties")
-    if isinstance(addl, dict):
+    if isinstance(addl, dict) and id(addl) in rel:
         for k, v in obj.items():
-            out += _list_types_of(f"{path}[{k}]", addl, v)
+            out += _list_types_of(f"{path}[{k}]", addl, v, rel)
     props = s.get("properties") if isinstance(s.get("properties"), dict) else {}
     for k, v in obj.items():
-        if isinstance(props.get(k), dict):
-            out += _list_types_of(_child(path, k), props[k], v)
+        sub = props.get(k)
+        if isinstance(sub, dict) and id(sub) in rel:
+            out += _list_types_of(_child(path, k), sub, v, rel)
     return out
 
 
-def _list_types_of(path: str, s: Schema, x: Any) -> list[Cause]:
+def _list_types_of(path: str, s: Schema, x: Any, rel: frozenset[int]) -> list[Cause]:
     if isinstance(x, dict):
-        return _list_types(path, s, x)
+        return _list_types(path, s, x, rel)
     if not isinstance(x, list):
         return []
     out: list[Cause] = []
@@ -252,9 +287,10 @@ def _list_types_of(path: str, s: Schema, x: Any) -> list[Cause]:
         out += [("FieldValueDuplicate", f"{path}[{i}]", _dup(x[i])) for i in _second_seen(x)]
     elif list_type == "map":
         out += _list_map(path, s, x)
-    if isinstance(s.get("items"), dict):
+    items = s.get("items")
+    if isinstance(items, dict) and id(items) in rel:
         for i, item in enumerate(x):
-            out += _list_types_of(f"{path}[{i}]", s["items"], item)
+            out += _list_types_of(f"{path}[{i}]", items, item, rel)
     return out
 
 
@@ -288,6 +324,11 @@ def _list_map(path: str, s: Schema, items: list[Any]) -> list[Cause]:
     keys = [k for k in s.get("x-kubernetes-list-map-keys") or [] if isinstance(k, str)]
     if len(items) <= 1 or not keys:
         return []
+    if len(keys) == 1:  # the common case, all keys strings (or all ints) and distinct: nothing to report
+        values = [x.get(keys[0]) if isinstance(x, dict) else None for x in items]
+        kind = type(values[0])
+        if kind in (str, int) and all(type(v) is kind for v in values) and len(set(values)) == len(values):
+            return []
     shown = [{k: x[k] for k in keys if k in x} if isinstance(x, dict) else {} for x in items]
     if len(keys) == 1:
         ids: list[Any] = [("unset",) if keys[0] not in m else _identity(m[keys[0]]) for m in shown]

@@ -13,15 +13,13 @@ from typing import Any
 
 import orjson
 
-from bcs.sim.kube import resources, selectors
+from bcs.sim.kube import crdspec, fielderr, resources, selectors
 
 __all__ = ["Cause", "defaults", "initial_status", "pod_defaults", "qos_class", "validate", "validate_update"]
 
 Cause = tuple[str, str, str]
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_CRDS = "apiextensions.k8s.io/customresourcedefinitions"
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_NAMES = {"namespaces", "services", "pods"}  # names that must be DNS-1123 labels (stricter)
 
 
 def _go_map(d: dict[str, Any] | None) -> str:
@@ -111,6 +109,10 @@ def defaults(rt: resources.ResourceType, obj: dict[str, Any]) -> None:
             us.setdefault("rollingUpdate", {}).setdefault("partition", 0)
         spec.setdefault("revisionHistoryLimit", 10)
         _template_defaults(spec)
+    elif key == _CRDS:
+        crdspec.defaults(obj)
+        if isinstance(obj.get("status"), dict):
+            obj["status"]["storedVersions"] = crdspec.stored_versions(obj, obj.get("spec") or {})
     elif key == "apps/daemonsets" and isinstance(spec, dict):
         us = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
         if us.get("type") == "RollingUpdate":
@@ -142,6 +144,8 @@ def initial_status(rt: resources.ResourceType, obj: dict[str, Any]) -> dict[str,
         return {"phase": "Pending", "qosClass": qos_class(obj.get("spec") or {})}
     if rt.key == "/namespaces":
         return {"phase": "Active"}
+    if rt.key == _CRDS:
+        return crdspec.initial_status(obj)
     if rt.key == "/services":
         return {"loadBalancer": {}}
     if rt.key in ("apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets"):
@@ -150,28 +154,16 @@ def initial_status(rt: resources.ResourceType, obj: dict[str, Any]) -> dict[str,
 
 
 def _name_causes(rt: resources.ResourceType, name: str) -> list[Cause]:
-    if rt.is_custom or rt.key in (
-        "apiextensions.k8s.io/customresourcedefinitions",
-        "apiregistration.k8s.io/apiservices",
-    ):
-        pattern, what = _DNS_SUBDOMAIN, "RFC 1123 subdomain"
-    elif rt.plural in _LABEL_NAMES and not rt.group:
-        pattern, what = _DNS_LABEL, "RFC 1123 label"
-    else:
-        pattern, what = _DNS_SUBDOMAIN, "RFC 1123 subdomain"
+    """``ValidateObjectMeta``'s name check: one cause per reason the name is refused."""
     if rt.key in ("/events", "events.k8s.io/events") or rt.key == "/nodes":
         return []
-    if len(name) > (63 if pattern is _DNS_LABEL else 253) or not pattern.match(name):
-        return [
-            (
-                "FieldValueInvalid",
-                "metadata.name",
-                f'Invalid value: "{name}": a lowercase {what} must consist '
-                "of lower case alphanumeric characters, '-' or '.', and must start and end with an "
-                "alphanumeric character",
-            )
-        ]
-    return []
+    if rt.key == "/namespaces":
+        errs = fielderr.dns1123_label(name)
+    elif rt.key == "/services":
+        errs = fielderr.dns1035_label(name)
+    else:
+        errs = fielderr.dns1123_subdomain(name)
+    return [fielderr.invalid("metadata.name", name, e) for e in errs]
 
 
 def _meta_causes(meta: dict[str, Any]) -> list[Cause]:
@@ -252,6 +244,8 @@ def _workload_causes(rt: resources.ResourceType, spec: Any) -> list[Cause]:
 
 def validate(rt: resources.ResourceType, obj: dict[str, Any]) -> list[Cause]:
     meta = obj.get("metadata") or {}
+    if rt.key == _CRDS:
+        return crdspec.on_create(obj, _meta_causes(meta))
     causes = _name_causes(rt, meta.get("name", "")) + _meta_causes(meta)
     key = rt.key
     if key == "/pods":
@@ -302,8 +296,10 @@ def _pod_spec_shape(spec: dict[str, Any]) -> bytes:
 
 
 def validate_update(rt: resources.ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
-    causes = validate(rt, new)
     key = rt.key
+    if key == _CRDS:
+        return _meta_causes(new.get("metadata") or {}) + crdspec.on_update(old, new)
+    causes = validate(rt, new)
     if key == "/pods":
         old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
         if (

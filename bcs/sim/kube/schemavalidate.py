@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from bcs.sim.kube import gofmt, ratcheting, strformats
+from bcs.sim.kube import gofmt, goregexp, ratcheting, strformats
 from bcs.sim.kube.ratcheting import Corr
 
 __all__ = [
@@ -31,8 +31,15 @@ __all__ = [
     "REQUIRED",
     "TOO_LONG",
     "TOO_MANY_PROPS",
+    "INT64",
     "TYPE",
     "Error",
+    "enum_matches",
+    "format_of",
+    "is_json_integer",
+    "regexp",
+    "type_ok",
+    "types_of",
     "validate",
 ]
 
@@ -48,7 +55,7 @@ TYPE, REQUIRED, ENUM, TOO_LONG, MAX_ITEMS, TOO_MANY_PROPS, OTHER, COMPOSITE = (
     "other",
     "composite",
 )
-_INT64 = (-(2**63), 2**63 - 1)
+INT64 = (-(2**63), 2**63 - 1)
 
 
 @attrs.frozen
@@ -68,7 +75,7 @@ def _json_type(x: Any) -> tuple[str, str]:
     if isinstance(x, bool):
         return "boolean", ""
     if isinstance(x, int):
-        return ("integer", "int64") if _INT64[0] <= x <= _INT64[1] else ("number", "float64")
+        return ("integer", "int64") if INT64[0] <= x <= INT64[1] else ("number", "float64")
     if isinstance(x, float):
         return "number", "float64"
     if isinstance(x, list):
@@ -78,18 +85,18 @@ def _json_type(x: Any) -> tuple[str, str]:
     return "string", ""
 
 
-def _is_json_integer(f: float) -> bool:
+def is_json_integer(f: float) -> bool:
     return f == f and abs(f) <= 2**53 and float(f).is_integer()
 
 
-def _types(s: Schema) -> list[str]:
+def types_of(s: Schema) -> list[str]:
     if s.get("x-kubernetes-int-or-string"):
         return ["integer", "string"]
     t = s.get("type")
     return [t] if isinstance(t, str) and t else []
 
 
-def _format(s: Schema) -> str:
+def format_of(s: Schema) -> str:
     fmt = s.get("format")
     return fmt if isinstance(fmt, str) and strformats.known(fmt) else ""
 
@@ -101,14 +108,14 @@ def _invalid_type(path: str, type_name: str, value: str) -> Error:
 # Each check appends its errors to ``errs`` and returns how many checks passed (kube-openapi's
 # MatchCount, which picks the anyOf/oneOf branch whose errors are reported).
 def _type(s: Schema, data: Any, path: str, errs: list[Error]) -> int:
-    types, fmt = _types(s), _format(s)
+    types, fmt = types_of(s), format_of(s)
     if data is None:
         if types and "null" not in types and not s.get("nullable"):
             errs.append(_invalid_type(path, ",".join(types), "null"))
             return 0
         return 1
     sch, fmt_of_data = _json_type(data)
-    float_int = sch == "number" and "integer" in types and _is_json_integer(float(data))
+    float_int = sch == "number" and "integer" in types and is_json_integer(float(data))
     int_float = sch == "integer" and "number" in types
     textual = sch in ("string", "array")
     if not textual and fmt and not (sch in types or fmt_of_data == fmt or float_int or int_float):
@@ -122,10 +129,18 @@ def _type(s: Schema, data: Any, path: str, errs: list[Error]) -> int:
     return 1
 
 
+def type_ok(s: Schema, data: Any) -> bool:
+    """Whether ``data`` passes the ``type``/``format`` check of ``s`` (the check ``validate`` runs when
+    ``s`` names a type or an enforced format)."""
+    errs: list[Error] = []
+    _type(s, data, "", errs)
+    return not errs
+
+
 @functools.lru_cache(maxsize=256)
-def _regexp(pattern: str) -> re.Pattern[str] | str:
+def regexp(pattern: str) -> re.Pattern[str] | str:
     try:
-        return re.compile(pattern, re.ASCII)
+        return re.compile(goregexp.python_pattern(pattern), re.ASCII)
     except re.error as exc:
         return str(exc)
 
@@ -138,7 +153,7 @@ def _string(s: Schema, data: str, path: str, errs: list[Error]) -> None:
     elif isinstance(min_len, int) and len(data) < min_len:
         errs.append(Error(OTHER, path, f"{path} in body should be at least {min_len} chars long", data))
     elif isinstance(pattern, str) and pattern:
-        rx = _regexp(pattern)
+        rx = regexp(pattern)
         if isinstance(rx, str):
             shown = f"{pattern}, but pattern is invalid: {rx}"
         elif rx.search(data):
@@ -155,7 +170,7 @@ def _fails(data: float, bound: float, exclusive: bool, below: bool) -> bool:
 
 
 def _number(s: Schema, data: int | float, path: str, errs: list[Error]) -> None:
-    native_int = isinstance(data, int) and _INT64[0] <= data <= _INT64[1]
+    native_int = isinstance(data, int) and INT64[0] <= data <= INT64[1]
     mult = s.get("multipleOf")
     if isinstance(mult, (int, float)) and not isinstance(mult, bool):
         factor: int | float = int(mult) if native_int else float(mult)
@@ -163,7 +178,7 @@ def _number(s: Schema, data: int | float, path: str, errs: list[Error]) -> None:
             msg = f"factor MultipleOf declared for {path} must be positive: {gofmt.v(factor)}"
             errs.append(Error(OTHER, path, msg, factor))
         elif (native_int and data % int(factor) != 0) or (
-            not native_int and not _is_json_integer((1 / factor * data) if factor < 1 else data / factor)
+            not native_int and not is_json_integer((1 / factor * data) if factor < 1 else data / factor)
         ):
             errs.append(Error(OTHER, path, f"{path} in body should be a multiple of {gofmt.v(factor)}", data))
     for key, exclusive_key, word in (
@@ -180,7 +195,7 @@ def _number(s: Schema, data: int | float, path: str, errs: list[Error]) -> None:
             errs.append(Error(OTHER, path, f"{path} in body should be {relation} {gofmt.v(bound)}", data))
 
 
-def _enum_matches(data: Any, e: Any) -> bool:
+def enum_matches(data: Any, e: Any) -> bool:
     """Whether ``data`` equals ``e`` after Go converts it to ``e``'s type (if it can)."""
     if data is None or e is None:
         return False
@@ -197,7 +212,7 @@ def _enum_matches(data: Any, e: Any) -> bool:
 
 def _enum(s: Schema, data: Any, path: str, errs: list[Error]) -> None:
     enum = s.get("enum")
-    if not isinstance(enum, list) or not enum or any(_enum_matches(data, e) for e in enum):
+    if not isinstance(enum, list) or not enum or any(enum_matches(data, e) for e in enum):
         return
     msg = f"{path} in body should be one of {gofmt.v(enum)}"
     errs.append(Error(ENUM, path, msg, data, values=tuple(enum)))
@@ -345,8 +360,8 @@ def _validate(s: Schema, data: Any, path: str, corr: Corr | None, errs: list[Err
     else:
         sch = _json_type(data)[0]
         count = 3  # the allOf/anyOf/oneOf/not and enum checks always apply, and the value itself counts
-        fmt = _format(s)
-        if fmt or _types(s):
+        fmt = format_of(s)
+        if fmt or types_of(s):
             count += 1 + _type(s, data, path, errs)
         count += _schema_props(s, data, path, errs)
         if sch == "string":

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["check", "known"]
+__all__ = ["check", "checker", "known"]
 
 _UUID = re.compile(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
 _UUID3 = re.compile(r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?3[0-9a-f]{3}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
@@ -206,3 +206,8 @@ def check(fmt: str, value: str) -> bool:
     """Whether ``value`` is a valid ``fmt`` (True for formats that are not checked)."""
     fn = _CHECKS.get(fmt.replace("-", ""))
     return fn is None or fn(value)
+
+
+def checker(fmt: str) -> Callable[[str], bool] | None:
+    """The check of an enforced format (None for formats that are not checked)."""
+    return _CHECKS.get(fmt.replace("-", ""))

@@ -11,9 +11,10 @@ schema does not allow.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["default", "prune", "prune_nulls"]
+__all__ = ["Defaulter", "default", "defaulter", "prune", "prune_nulls"]
 
 _META = frozenset(("apiVersion", "kind", "metadata"))
 Schema = dict[str, Any]
@@ -143,3 +144,58 @@ def default(x: Any, s: Schema | None) -> None:
             if _non_nullable_null(v, items) and items.get("default") is not None:
                 x[i] = copy.deepcopy(items["default"])
             default(x[i], items)
+
+
+Defaulter = Callable[[Any], None]
+
+
+def _fill(value: Any) -> Any:
+    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+
+def defaulter(s: Any) -> Defaulter | None:
+    """``default`` compiled for one schema: what it does to a value, or None when it does nothing
+    (no defaults declared below ``s``). Subtrees without defaults are never visited."""
+    if not isinstance(s, dict):
+        return None
+    props = s.get("properties") or {}
+    fills = [
+        (k, p["default"], bool(p.get("nullable", False)))
+        for k, p in props.items()
+        if isinstance(p, dict) and p.get("default") is not None
+    ]
+    children = [(k, d) for k, p in props.items() if (d := defaulter(p)) is not None]
+    has_addl, addl = _additional(s)
+    addl_fill = addl.get("default") if addl is not None and not addl.get("nullable", False) else None
+    addl_walk = defaulter(addl) if addl is not None else None
+    items = s.get("items") if isinstance(s.get("items"), dict) else None
+    item_fill = items.get("default") if items is not None and not items.get("nullable", False) else None
+    item_walk = defaulter(items)
+    by_key = fills or children or (has_addl and (addl_fill is not None or addl_walk is not None))
+    if not by_key and item_fill is None and item_walk is None:
+        return None
+
+    def run(x: Any) -> None:
+        if isinstance(x, dict):
+            for k, value, nullable in fills:
+                if k not in x or (x[k] is None and not nullable):
+                    x[k] = _fill(value)
+            for k, walk in children:
+                if k in x:
+                    walk(x[k])
+            if addl_fill is not None or addl_walk is not None:
+                for k in list(x):
+                    if k in props:
+                        continue
+                    if addl_fill is not None and x[k] is None:
+                        x[k] = _fill(addl_fill)
+                    if addl_walk is not None:
+                        addl_walk(x[k])
+        elif isinstance(x, list) and items is not None:
+            for i, v in enumerate(x):
+                if item_fill is not None and v is None:
+                    x[i] = _fill(item_fill)
+                if item_walk is not None:
+                    item_walk(x[i])
+
+    return run

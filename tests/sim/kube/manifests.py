@@ -123,7 +123,11 @@ _GADGET_SPEC: dict[str, Any] = {
                 "properties": {"name": {"type": "string"}, "number": {"type": "integer", "maximum": 100}},
             },
         },
-        "template": {"type": "object", "x-kubernetes-embedded-resource": True, "properties": {}},
+        "template": {
+            "type": "object",
+            "x-kubernetes-embedded-resource": True,
+            "x-kubernetes-preserve-unknown-fields": True,
+        },
     },
 }
 # A CRD whose schema uses most value validations (test_crvalidation, test_applypaths).

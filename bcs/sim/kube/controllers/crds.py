@@ -47,12 +47,13 @@ class CrdController(base.Controller):
             for c in conds:
                 if old.get(c["type"], {}).get("status") == c["status"]:
                     c["lastTransitionTime"] = old[c["type"]].get("lastTransitionTime", now)
-            stored = [v.get("name") for v in spec.get("versions") or [] if v.get("storage")]
-            new = {
-                "acceptedNames": accepted,
-                "conditions": conds,
-                "storedVersions": sorted(set(st.get("storedVersions") or []) | set(stored)),
-            }
+            stored = list(st.get("storedVersions") or [])
+            stored += [
+                v.get("name")
+                for v in spec.get("versions") or []
+                if v.get("storage") and v.get("name") not in stored
+            ]
+            new = {"acceptedNames": accepted, "conditions": conds, "storedVersions": stored}
             if st == new:
                 return False
             o["status"] = new
