@@ -106,6 +106,12 @@ class StoreSettings:
     url: str = attrs.field(default="mongodb://127.0.0.1:27017/", metadata=_doc("MongoDB URL"))
     database: str = attrs.field(default="bcs", metadata=_doc("MongoDB database name"))
     timeout: float = attrs.field(default=5.0, metadata=_doc("server selection timeout, seconds"))
+    connect_timeout: float = attrs.field(
+        default=5.0, metadata=_doc("MongoDB: seconds to open a connection (and its handshake)")
+    )
+    socket_timeout: float = attrs.field(
+        default=60.0, metadata=_doc("MongoDB: seconds one request may wait for its reply")
+    )
 
 
 @attrs.frozen

@@ -40,9 +40,8 @@ def embedded_settings(data_dir: pathlib.Path, **sections: dict) -> config.BcsSet
 
 @pytest.fixture
 def settings(tmp_path: pathlib.Path) -> config.BcsSettings:
-    """Embedded settings in a fresh temporary data dir, without the k8s data watch: tests that
-    register made-up clusters are about the APIs, not about syncing clusters that do not exist."""
-    return embedded_settings(tmp_path / "data", plugins={"k8s": {"watch": False}})
+    """Embedded settings in a fresh temporary data dir."""
+    return embedded_settings(tmp_path / "data")
 
 
 @pytest.fixture

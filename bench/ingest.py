@@ -5,15 +5,16 @@ apiserver watch → data watch → storage service (store + outbox) → RabbitMQ
 
 The ``null`` store stores nothing: it measures the watch side alone (informer, shards, shaping; lag
 taken when the writer hands a batch over), so a slow store shows up as the difference. Reports per
-store and rate: the apiserver's change rate, the messages/s consumed, and the lag from
-the apiserver write to the consumed message (p50/p99; each Pod carries the wall-clock time of its
-write in an annotation), plus whether the pipeline kept up (drained within 2 s of the load
-stopping). Next to it, in the same run and on the same servers: raw upsert throughput with
-``pymongo`` (``bulk_write`` of upserts, 500 a batch) and with ``sqlite3`` (``executemany`` upserts),
-and the ratio of the pipeline's best sustained rate to the raw one.
+store and rate: the apiserver's change rate, the messages/s consumed, and the lag from the apiserver
+write to the consumed message (p50/p99; each Pod carries the wall-clock time of its write in an
+annotation), plus whether the pipeline kept up (started without a backlog, a median lag under 1 s,
+and drained within 2 s of the load stopping). Next to it, in the same run and on the same servers:
+raw upsert throughput with ``pymongo`` (``bulk_write`` of upserts, 500 a batch) and with ``sqlite3``
+(``executemany`` upserts), and the ratio of the pipeline's best sustained rate to the raw one.
 
-The simulated cluster and its load run in a child process (so the generator does not compete with
-the pipeline for one interpreter). Services come from ``BCS_TEST_MONGO`` and ``BCS_TEST_AMQP`` (as
+The simulated cluster and its load run in a child process, and so does the consumer (as a real one
+would), so neither competes with the pipeline for its interpreter. ``--every-rate`` measures every
+rate even after one that did not keep up. Services come from ``BCS_TEST_MONGO`` and ``BCS_TEST_AMQP`` (as
 ``make bench`` sets them); the mongo store is skipped without ``BCS_TEST_MONGO``, RabbitMQ is needed.
 Everything listens on 127.0.0.1 and every loop is bounded.
 """
@@ -141,30 +142,83 @@ async def _child() -> None:
 # -- the parent: the pipeline and the consumer ----------------------------------------------------
 
 
-class Consumer:
-    def __init__(self, subscription: bus_port.Subscription) -> None:
-        self.subscription = subscription
-        self.count = 0
-        self.lags: list[float] = []
-        self.last = 0.0
-        self._task = asyncio.create_task(self._run(), name="bench.consumer")
+async def _consumer_child(amqp: str, exchange: str) -> None:
+    """The consumer, in a process of its own (as a real consumer is): counts the Pod messages and the
+    lag of each update; answers ``stats`` (and ``reset``) on stdin with one JSON line."""
+    settings = config.BusSettings(backend="rabbitmq", url=amqp, exchange=exchange)
+    bus = bus_port.open_bus(settings)
+    await bus.start()
+    subscription = await bus.subscribe(bus_port.Binding(exchange=exchange, routing_key="Pod"), prefetch=2000)
+    count, lags, last = 0, [], 0.0
 
-    async def _run(self) -> None:
-        async for delivery in self.subscription:
+    async def consume() -> None:
+        nonlocal count, last
+        async for delivery in subscription:
             now = time.time()
-            self.count += 1
-            self.last = time.monotonic()
+            count += 1
+            last = time.monotonic()
             if delivery.message.headers.get("event") == "update":
                 stamp = orjson.loads(delivery.message.body)["metadata"].get("annotations", {}).get(STAMP)
                 if stamp:
-                    self.lags.append(now - float(stamp))
+                    lags.append(round(now - float(stamp), 4))
             await delivery.ack()
 
+    task = asyncio.create_task(consume(), name="bench.consumer")
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    print(json.dumps({"ready": True}), flush=True)
+    while line := (await reader.readline()).decode().strip():
+        if line == "reset":
+            count, lags = 0, []
+        idle = time.monotonic() - last if last else 1e9
+        print(json.dumps({"count": count, "lags": lags if line == "stats" else [], "idle": idle}), flush=True)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await subscription.close()
+    await bus.close()
+
+
+class Consumer:
+    """The consumer process, seen from here: what it counted at the last :meth:`refresh`."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.count = 0
+        self.lags: list[float] = []
+        self.last = 0.0
+
+    @classmethod
+    async def start(cls, amqp: str, exchange: str) -> Consumer:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--consumer",
+            amqp,
+            exchange,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 26,  # the lags of a step travel as one line
+        )
+        assert proc.stdout is not None
+        await proc.stdout.readline()  # subscribed
+        return cls(proc)
+
+    async def refresh(self, what: str = "peek") -> None:
+        answer = await _command(self.proc, what)
+        self.count, self.last = answer["count"], time.monotonic() - answer["idle"]
+        if what == "stats":
+            self.lags = answer["lags"]
+
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        await self.subscription.close()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 10)
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -243,15 +297,19 @@ class Path:
         bus_settings = config.BusSettings(backend="rabbitmq", url=self.amqp, exchange=exchange)
         data_dir = pathlib.Path(tempfile.mkdtemp(prefix="bcs-bench-ingest-"))
         store = port.open_store(store_settings, data_dir=data_dir)
-        bus, listener = bus_port.open_bus(bus_settings), bus_port.open_bus(bus_settings)
-        for p in (store, bus, listener):
+        bus = bus_port.open_bus(bus_settings)
+        for p in (store, bus):
             await p.start()
             self._ports.append(p)
         self.service = core.StorageService(store, bus, settings=config.StorageSettings(), exchange=exchange)
         self._drainer = tasks.create_guarded_task(name="bench.outbox", coro=self.service.outbox.run())
-        binding = bus_port.Binding(exchange=exchange, routing_key="Pod")
-        self.observer = Consumer(await listener.subscribe(binding, prefetch=2000))
+        self.observer = await Consumer.start(self.amqp, exchange)
         self.sink = sink.ServiceSink(self.service)
+
+    async def refresh(self, what: str = "peek") -> None:
+        """Bring the consumer's figures here (no-op for the null sink, which counts in-process)."""
+        if isinstance(self.observer, Consumer):
+            await self.observer.refresh(what)
 
     async def pending(self) -> int:
         if self.service is None:
@@ -282,18 +340,22 @@ class Path:
                 await conn.close()
 
 
-async def _quiet(path: Path, since: float) -> float:
-    """Wait until nothing has arrived for QUIET seconds and nothing is left to publish; the last arrival."""
+async def _quiet(path: Path, since: float) -> tuple[float, bool]:
+    """Wait until nothing has arrived for QUIET seconds and nothing is left to publish: the last
+    arrival, and whether that happened within DRAIN_LIMIT."""
     deadline = time.monotonic() + DRAIN_LIMIT
     while time.monotonic() < deadline:
         await asyncio.sleep(0.2)
+        await path.refresh()
         last = max(path.observer.last, since)
         if time.monotonic() - last > QUIET and not await path.pending():
-            return last
-    return max(path.observer.last, since)
+            return last, True
+    return max(path.observer.last, since), False
 
 
-async def pipeline(path: Path, rates: list[float], seconds: float) -> list[dict[str, Any]]:
+async def pipeline(
+    path: Path, rates: list[float], seconds: float, *, every_rate: bool = False
+) -> list[dict[str, Any]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--child", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
     )
@@ -309,30 +371,37 @@ async def pipeline(path: Path, rates: list[float], seconds: float) -> list[dict[
                 while not watch.synced:  # noqa: ASYNC110 - a benchmark polls a flag, once
                     await asyncio.sleep(0.1)
                 await _command(proc, "fill")
-                await _quiet(path, time.monotonic())
+                _, clean = await _quiet(path, time.monotonic())
                 for rate in rates:
+                    await path.refresh("reset")
                     seen = path.observer
                     seen.count, seen.lags = 0, []
                     start = time.monotonic()
                     made = await _command(proc, f"run {rate} {seconds}")
                     stopped = time.monotonic()
-                    last = await _quiet(path, stopped)
+                    last, drained = await _quiet(path, stopped)
+                    await path.refresh("stats")
+                    p50 = _pct(seen.lags, 0.50)
                     rows.append(
                         {
                             "store": path.kind,
                             "rate": rate,
                             "changes/s": made["changes"] / made["seconds"],
                             "messages/s": seen.count / max(last - start, 1e-9),
-                            "p50": _pct(seen.lags, 0.50),
+                            "p50": p50,
                             "p99": _pct(seen.lags, 0.99),
-                            "kept up": last - stopped < 2.0 + QUIET,
+                            # Drained soon after the load stopped, from a clean start, without a
+                            # backlog of seconds during the step.
+                            "kept up": clean and drained and last - stopped < 2.0 + QUIET and p50 < 1.0,
                         }
                     )
                     print(_row(rows[-1]), flush=True)
+                    clean = drained
                     if not rows[-1]["kept up"]:
-                        # Higher rates cannot keep up either; let the backlog go before stopping.
-                        await _quiet(path, time.monotonic())
-                        break
+                        # Let the backlog go first; higher rates cannot keep up either (unless asked).
+                        _, clean = await _quiet(path, time.monotonic())
+                        if not every_rate:
+                            break
             finally:
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -440,7 +509,7 @@ async def run(args: argparse.Namespace) -> None:
         path = Path(kind, amqp, mongo or "")
         try:
             await path.open()
-            results[kind] = await pipeline(path, rates, args.seconds)
+            results[kind] = await pipeline(path, rates, args.seconds, every_rate=args.every_rate)
         finally:
             await path.close()
     print()
@@ -465,10 +534,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stores", default="null,sqlite,mongo", help="null (the watch side alone), sqlite, mongo"
     )
+    parser.add_argument(
+        "--every-rate", action="store_true", help="measure every rate, even after one that did not keep up"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--consumer", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         asyncio.run(_child())
+        return
+    if args.consumer:
+        asyncio.run(_consumer_child(*args.consumer))
         return
     asyncio.run(run(args))
 

@@ -194,7 +194,8 @@ class Outbox:
             # Our lease exists before our first entry does, so nobody takes us for a dead owner.
             await self._heartbeat()
             self._registered = True
-        await self.store.upsert_many(OUTBOX, [e.stored(self.owner, PENDING) for e in entries])
+        # Entry ids are new by construction: an insert, not an upsert (no lookup per entry).
+        await self.store.insert_many(OUTBOX, [e.stored(self.owner, PENDING) for e in entries])
 
     def commit(self, entries: Iterable[Entry]) -> None:
         """The change of ``entries`` is written: publish them."""
@@ -301,14 +302,15 @@ class Outbox:
         verify = set(verify)
         unknown = [e for e in entries if e.id in verify or e.watch is None]
         docs = await self._lookup(unknown, with_data=bool(verify)) if unknown else {}
-        messages = []
+        messages, changes = [], []
         for e in entries:
             doc = docs.get(e.ident())
             if e.id in verify and not _reflects(e, doc):
                 continue  # the change never landed (or a later one replaced it): nothing to tell
             if e.public:
                 messages.append(msg.public_message(e, exchange=self.exchange))
-            messages.append(msg.watch_message(e, doc, exchange=self.watch_exchange))
+            changes.append((e, doc))
+        messages += msg.watch_messages(changes, exchange=self.watch_exchange)
         if messages:
             await self.bus.publish_many(messages)
             self.published += len(messages)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import pathlib
 import socket
 import sqlite3
 import uuid
 
 import pymongo
+import pymongo.uri_parser
 import pytest
 
 from bcs import config, errors
@@ -114,3 +117,73 @@ async def test_sqlite_file_that_is_not_a_database_is_unavailable(tmp_path: pathl
     store = port.open_store(config.StoreSettings(), data_dir=tmp_path)
     with pytest.raises(errors.PortUnavailable, match=r"^store: cannot use"):
         await store.start()
+
+
+class StallingProxy:
+    """A loopback TCP proxy to a server; while ``stalled`` it passes nothing on (a hung server)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.stalled = False
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    def stall(self, on: bool) -> None:
+        self.stalled = on
+        (self._resume.clear if on else self._resume.set)()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                await self._resume.wait()
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._conns |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def close(self) -> None:
+        for w in self._conns:
+            w.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def test_mongo_that_stops_answering_is_port_unavailable(mongo_url: str, tmp_path: pathlib.Path) -> None:
+    parsed = pymongo.uri_parser.parse_uri(mongo_url)
+    proxy = StallingProxy(parsed["nodelist"][0])
+    port_no = await proxy.start()
+    database = f"bcs_test_{uuid.uuid4().hex[:16]}"
+    url = f"mongodb://127.0.0.1:{port_no}/?directConnection=true"
+    settings = config.StoreSettings(
+        backend="mongo", url=url, database=database, timeout=1.0, connect_timeout=1.0, socket_timeout=0.5
+    )
+    store = port.open_store(settings, data_dir=tmp_path)
+    await store.start()
+    try:
+        await store.upsert("Pod", KEY, {"v": 1})
+        proxy.stall(True)
+        # A stalled server is an error within the timeouts, never a hang (wait_for fails the test).
+        with pytest.raises(errors.PortUnavailable, match=r"^store: MongoDB"):
+            await asyncio.wait_for(store.find("Pod", c.Query()), 10)
+        with pytest.raises(errors.PortUnavailable):
+            await asyncio.wait_for(store.upsert_many("Pod", [port.Upsert(KEY, {"v": 2})]), 10)
+        proxy.stall(False)
+        (doc,) = await asyncio.wait_for(store.find("Pod", c.Query()), 10)
+        assert doc["data"]["v"] in (1, 2)
+    finally:
+        await store.close()
+        await proxy.close()
+        client: pymongo.AsyncMongoClient[dict[str, object]] = pymongo.AsyncMongoClient(mongo_url)
+        await client.drop_database(database)
+        await client.close()

@@ -378,11 +378,14 @@ async def test_upsert_many_follows_upsert_semantics(store: port.Store) -> None:
 
     items = [port.Upsert(pod("c", "ns", n), {"v": 1}) for n in ("live", "gone", "new")]
     items.append(port.Upsert(pod("c", None, "node"), {"v": 1}, extra={"x": 1}))
-    assert await store.upsert_many("Pod", items) == 4
-    assert await store.upsert_many("Pod", []) == 0
+    stamps = await store.upsert_many("Pod", items)
+    assert await store.upsert_many("Pod", []) == []
 
     docs = {d["resourceName"]: d for d in await store.find("Pod", c.Query())}
     assert set(docs) == {"live", "gone", "new", "node"}
+    # It tells each document's stored times (what a read-back would see).
+    names = ("live", "gone", "new", "node")
+    assert stamps == [{k: docs[n][k] for k in ("createTime", "updateTime")} for n in names]
     assert len({d["updateTime"] for d in docs.values()}) == 1  # one batch, one updateTime
     stamp = docs["new"]["updateTime"]
     assert docs["live"]["createTime"] == live["createTime"] < stamp
@@ -402,8 +405,8 @@ async def test_a_thousand_documents(store: port.Store) -> None:
         )
         for i in range(1000)
     ]
-    assert await store.upsert_many("Pod", items) == 1000
-    assert await store.upsert_many("Pod", items[:10]) == 10  # updates, not duplicates
+    assert len(await store.upsert_many("Pod", items)) == 1000
+    assert len(await store.upsert_many("Pod", items[:10])) == 10  # updates, not duplicates
 
     assert await store.count("Pod", None) == 1000
     where = c.And(c.Eq("clusterId", "BCS-K8S-1"), selectors.parse("app in (app1,app3),shard!=0"))

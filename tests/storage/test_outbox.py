@@ -17,6 +17,7 @@ from bcs.core import tasks
 from bcs.core.bus import memory
 from bcs.storage import outbox
 from bcs.storage.service import core, documents, messages
+from bcs.storage.service import watch as watch_mod
 from bcs.storage.store import conditions as c
 from bcs.storage.store import port
 from tests.core.bus.conftest import Names, delete_broker_names
@@ -267,7 +268,7 @@ class FailingStore:
             raise errors.PortUnavailable("store: the answer was lost (test)")
         return result
 
-    async def upsert_many(self, collection: str, items: Any) -> int:
+    async def upsert_many(self, collection: str, items: Any) -> Any:
         return await self._write(collection, lambda: self.inner.upsert_many(collection, items))
 
     async def upsert(self, collection: str, key: Any, data: Any, *, extra: Any = None) -> Any:
@@ -317,14 +318,61 @@ async def test_watch_messages_carry_every_type_on_the_internal_exchange(store: p
                 documents.Resource("BCS-K8S-1", "ConfigMap", "cm", {"a": 2}, namespace="x")
             )
             await service.delete_resources("ConfigMap", c.Eq("clusterId", "BCS-K8S-1"))
-            received = await watch.wait_for(3)
-        assert [m.routing_key for m in received] == ["d.BCS-K8S-1.ConfigMap"] * 3
-        assert [m.headers["watchType"] for m in received] == ["1", "3", "2"]
-        values = [json.loads(m.body) for m in received]
+
+            def changes() -> list[dict[str, Any]]:  # a message lists the changes of one batch
+                return [item for m in watch.unique() for item in json.loads(m.body)]
+
+            deadline = asyncio.get_running_loop().time() + DEADLINE
+            while len(changes()) < 3:
+                assert asyncio.get_running_loop().time() < deadline, f"got {changes()}"
+                await asyncio.sleep(0.02)
+        received = watch.unique()
+        assert {m.routing_key for m in received} == {"d.BCS-K8S-1.ConfigMap"}
+        assert sum(int(m.headers["events"]) for m in received) == 3
+        assert [item["type"] for item in changes()] == [1, 3, 2]
+        assert len({item["id"] for item in changes()}) == 3
+        values = [item["value"] for item in changes()]
         assert [v["data"] for v in values] == [{"a": 1}, {"a": 2}, {"a": 2}]
         assert [v["_isBcsObjectDeleted"] for v in values] == [False, False, True]
         assert values[0]["createTime"].endswith("Z")
         assert values[0]["resourceName"] == "cm"
     finally:
         await watch.close()
+        await bus.close()
+
+
+async def test_watch_streams_see_each_change_once_however_batches_are_grouped() -> None:
+    bus = memory.MemoryBus()
+    await bus.start()
+    hub = watch_mod.WatchHub(bus, exchange=EXCHANGE)
+    stream = await hub.open(messages.RESOURCE, "BCS-K8S-1", "Pod")
+    try:
+
+        def batch(*ids: str, bad: bool = False) -> bus_port.Message:
+            items: Any = [{"id": i, "type": 3, "value": {"resourceName": i}} for i in ids]
+            return bus_port.Message(
+                exchange=messages.watch_exchange(EXCHANGE),
+                routing_key=messages.watch_routing_key(messages.RESOURCE, "BCS-K8S-1", "Pod"),
+                headers={
+                    "clusterId": "BCS-K8S-1",
+                    "resourceType": "Pod",
+                    "kind": "d",
+                    "events": str(len(ids)),
+                },
+                body=b"not json" if bad else json.dumps(items).encode(),
+                message_id=f"{ids[0]}+{len(ids)}",
+            )
+
+        # A batch published, then retried grouped otherwise (with a newer change): each change once.
+        await bus.publish_many([batch("a", "b"), batch("x", bad=True), batch("b", "c"), batch("a", "b")])
+        seen = []
+        while len(seen) < 3:
+            event = await stream.next(timeout=DEADLINE)
+            assert event is not None, f"only {seen}"
+            seen.append(event.value["resourceName"])
+        assert seen == ["a", "b", "c"]
+        assert await stream.next(timeout=0.2) is None  # nothing more
+    finally:
+        await hub.release(stream)
+        await hub.close()
         await bus.close()

@@ -35,8 +35,7 @@ async def list_custom(request: web.Request) -> web.Response:
     resource_type = request.match_info["resourceType"]
     custom = common.service(request).custom
     with common.failing(common.LIST_FAILED):
-        docs = await custom.find(resource_type, page.query())
-        total = await custom.count(resource_type, page.condition())
+        docs, total = await custom.page(resource_type, page.query())
     return envelope.ok(docs, total=total, pageSize=page.limit, offset=page.offset)
 
 

@@ -175,8 +175,7 @@ async def list_multicluster(request: web.Request) -> web.Response:
     resource_type = request.match_info["resourceType"]
     svc = common.service(request)
     with common.failing(common.LIST_FAILED):
-        docs = await svc.find_resources(resource_type, page.query(*parts, *extra))
-        total = await svc.count_resources(resource_type, page.condition(*parts, *extra))
+        docs, total = await svc.page_resources(resource_type, page.query(*parts, *extra))
     return envelope.ok(_render(docs), total=total, offset=page.offset, pageSize=page.limit)
 
 

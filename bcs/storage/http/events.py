@@ -93,8 +93,7 @@ async def _list_events(request: web.Request, query: params.Params) -> web.Respon
     contain = params.one(query, "extra_contain")
     with common.failing(common.LIST_FAILED):
         if contain is None:
-            docs = await svc.events.find(c.Query(where, fields=fields, offset=offset, limit=limit))
-            total = await svc.events.count(where)
+            docs, total = await svc.events.page(c.Query(where, fields=fields, offset=offset, limit=limit))
         else:
             wanted = params.decode_extra(contain, "extra_contain")
             matching = [d for d in await svc.events.find(c.Query(where)) if _contains(d, wanted)]
@@ -137,6 +136,5 @@ async def get_alarms(request: web.Request) -> web.Response:
     where = c.And(*_filters(query, ALARM_FILTERS, "receivedTime", also=()))
     fields, offset, limit = _paging(query, svc.settings.default_limit)
     with common.failing(common.LIST_FAILED):
-        docs = await svc.alarms.find(c.Query(where, fields=fields, offset=offset, limit=limit))
-        total = await svc.alarms.count(where)
+        docs, total = await svc.alarms.page(c.Query(where, fields=fields, offset=offset, limit=limit))
     return envelope.ok(docs, total=total)

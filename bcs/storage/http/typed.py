@@ -213,8 +213,7 @@ async def _query(request: web.Request, query: params.Params) -> web.Response:
     where = [c.Eq("clusterId", m["clusterId"]), *conditions(kind, query)]
     page = params.page(query, default_limit=svc.settings.default_limit, generic=False)
     with common.failing(common.LIST_FAILED):
-        docs = await svc.find_resources(kind.collection, page.query(*where))
-        total = await svc.count_resources(kind.collection, page.condition(*where))
+        docs, total = await svc.page_resources(kind.collection, page.query(*where))
     return envelope.ok([documents.render(d) for d in docs], total=total)
 
 

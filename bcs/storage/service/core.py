@@ -29,10 +29,6 @@ __all__ = ["StorageService"]
 DELETE_CHUNK = 500  # objects named in one soft-delete condition
 
 
-def _ident(doc: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple(doc.get(f) for f in c.FEATURE_FIELDS)
-
-
 class StorageService:
     """The storage service of one process (``app[keys.STORAGE]``)."""
 
@@ -114,23 +110,11 @@ class StorageService:
             return [
                 messages.watch_facts(await self.store.upsert(resource_type, r.key(), r.data, extra=r.extra))
             ]
-        await self.store.upsert_many(
+        # The store tells each object's times (Add or Change?) without a read-back.
+        stamps = await self.store.upsert_many(
             resource_type, [store_port.Upsert(r.key(), r.data, r.extra) for r in group]
         )
-        # Read the times back (Add or Change?): one query per cluster, while our writer waits, so
-        # its own next write of an object cannot have happened yet.
-        found: dict[tuple[Any, ...], dict[str, Any]] = {}
-        clusters: dict[str, set[str]] = {}
-        for r in group:
-            clusters.setdefault(r.cluster_id, set()).add(r.name)
-        for cluster, names in clusters.items():
-            where = c.And(c.Eq("clusterId", cluster), c.In("resourceName", sorted(names)))
-            fields = [*c.FEATURE_FIELDS, store_port.CREATE_TIME, store_port.UPDATE_TIME]
-            for doc in await self.store.find(resource_type, c.Query(where, fields=fields)):
-                found[_ident(doc)] = doc
-        return [
-            messages.watch_facts(found[_ident(r.key())]) if _ident(r.key()) in found else None for r in group
-        ]
+        return [messages.watch_facts(t) for t in stamps]
 
     async def put_resource(self, resource: documents.Resource) -> None:
         await self.put_resources([resource])
@@ -164,7 +148,7 @@ class StorageService:
             # Only the objects found (and announced) are deleted, even if more match by now.
             for start in range(0, len(docs), DELETE_CHUNK):
                 chunk = docs[start : start + DELETE_CHUNK]
-                named = c.Or(*(c.key_match(documents.key_of(d)) for d in chunk))
+                named = c.keys_match(documents.key_of(d) for d in chunk)
                 deleted += await self.store.soft_delete(resource_type, c.And(cond, named))
             return [messages.watch_facts(d, deleted=True) for d in docs]
 
@@ -174,6 +158,10 @@ class StorageService:
     async def find_resources(self, resource_type: str, query: c.Query) -> list[dict[str, Any]]:
         """The stored documents (times as datetimes; see :func:`documents.render`)."""
         return await self.store.find(documents.check_resource_type(resource_type), query)
+
+    async def page_resources(self, resource_type: str, query: c.Query) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`find_resources` and the number of all matches (counted only when the page cannot tell)."""
+        return await self.store.find_page(documents.check_resource_type(resource_type), query)
 
     async def count_resources(self, resource_type: str, where: c.Condition | None) -> int:
         return await self.store.count(documents.check_resource_type(resource_type), where)

@@ -6,14 +6,17 @@ JSON of the object's ``data``, persistent; only for the configured ``publish_res
 
 Watch: every change, on the internal exchange ``<exchange>.watch`` (so consumers of the public
 exchange never see these), routing key ``d.<clusterId>.<resourceType>`` (``e.<clusterId>`` for
-events), headers ``clusterId``, ``resourceType``, ``kind``, ``watchType``, body = the document as a
-watch stream sends it (times rendered), not persistent (watchers are live). Message ids are the
-outbox entry's id (``/watch`` appended), stable across retries so receivers deduplicate.
+events), headers ``clusterId``, ``resourceType``, ``kind``, ``events`` (how many), not persistent
+(watchers are live). The changes of one published batch that share a routing key travel in one
+message (half the messages of one per change): its body is a JSON list, in order, of
+``{"id", "type", "value"}`` where ``value`` is the document as a watch stream sends it (times
+rendered) and ``id`` the outbox entry's id with ``/watch`` appended, stable across retries so
+receivers deduplicate each change (a retried batch may be grouped differently).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -34,7 +37,8 @@ __all__ = [
     "public_message",
     "watch_exchange",
     "watch_facts",
-    "watch_message",
+    "watch_item",
+    "watch_messages",
     "watch_routing_key",
 ]
 
@@ -91,7 +95,7 @@ def public_message(e: Entry, *, exchange: str) -> bus_port.Message:
     )
 
 
-def watch_message(e: Entry, doc: Mapping[str, Any] | None, *, exchange: str) -> bus_port.Message:
+def watch_item(e: Entry, doc: Mapping[str, Any] | None) -> dict[str, Any]:
     """The change as watch streams send it; ``doc`` (the object now) is used when ``e.watch`` is unset."""
     if e.watch is not None:
         wtype = e.watch["type"]
@@ -106,17 +110,30 @@ def watch_message(e: Entry, doc: Mapping[str, Any] | None, *, exchange: str) -> 
         value = {**documents.render(meta), "data": e.body}
     else:
         value = {**e.body}  # events are rendered when recorded
-    cluster = e.key["clusterId"]
-    return bus_port.Message(
-        exchange=exchange,
-        routing_key=watch_routing_key(e.kind, cluster, e.headers["resourceType"]),
-        headers={
-            "clusterId": cluster,
-            "resourceType": e.headers["resourceType"],
-            "kind": e.kind,
-            "watchType": str(wtype),
-        },
-        body=orjson.dumps(value),
-        message_id=e.id + "/watch",
-        persistent=False,  # watchers are live only; a broker restart ends their queues anyway
-    )
+    return {"id": e.id + "/watch", "type": wtype, "value": value}
+
+
+def watch_messages(
+    changes: Iterable[tuple[Entry, Mapping[str, Any] | None]], *, exchange: str
+) -> list[bus_port.Message]:
+    """One message per routing key for ``changes`` (entry, object now), each listing its changes in order."""
+    groups: dict[str, tuple[Entry, list[dict[str, Any]]]] = {}
+    for e, doc in changes:
+        key = watch_routing_key(e.kind, e.key["clusterId"], e.headers["resourceType"])
+        groups.setdefault(key, (e, []))[1].append(watch_item(e, doc))
+    return [
+        bus_port.Message(
+            exchange=exchange,
+            routing_key=key,
+            headers={
+                "clusterId": first.key["clusterId"],
+                "resourceType": first.headers["resourceType"],
+                "kind": first.kind,
+                "events": str(len(items)),
+            },
+            body=orjson.dumps(items),
+            message_id=f"{items[0]['id']}+{len(items)}",
+            persistent=False,  # watchers are live only; a broker restart ends their queues anyway
+        )
+        for key, (first, items) in groups.items()
+    ]

@@ -11,11 +11,14 @@ on the fields of the collection's unique index.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from bcs import errors
 from bcs.storage.service import documents, messages
@@ -23,14 +26,16 @@ from bcs.storage.store import conditions as c
 from bcs.storage.store import port as store_port
 
 if TYPE_CHECKING:
+    from bcs.storage.outbox import Entry
     from bcs.storage.service.core import StorageService
 
 
-__all__ = ["Alarms", "CustomResources", "Events", "unix_time"]
+__all__ = ["Alarms", "CustomResources", "EventRecord", "Events", "unix_time"]
 
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "Event"
+EVENT_KEY_INDEX = "event_key_idx"
 RETENTION_INTERVAL = 600.0  # seconds between event retention passes
 RETENTION_FIRST = 60.0  # seconds before the first pass
 _INTERNAL = (store_port.DELETED, store_port.CREATE_TIME, store_port.UPDATE_TIME)
@@ -59,14 +64,25 @@ def _cluster(body: Mapping[str, Any]) -> str:
     return cluster
 
 
+@attrs.frozen
+class EventRecord:
+    """One validated event, ready to write (see :meth:`Events.record`)."""
+
+    key: Mapping[str, Any]
+    data: Mapping[str, Any] | None
+    fields: Mapping[str, Any]
+    entry: Entry
+
+
 class Events:
     """The events collection (upstream db ``event``)."""
 
     def __init__(self, service: StorageService) -> None:
         self.service = service
+        self._indexed = False
 
-    async def put(self, event: Mapping[str, Any]) -> None:
-        """Store one event (the upstream ``BcsStorageEventIf`` shape) and publish it."""
+    def record(self, event: Mapping[str, Any]) -> EventRecord:
+        """Validate one event (the upstream ``BcsStorageEventIf`` shape): BadRequest, or the record."""
         event = _object(event, "the event")
         cluster = _cluster(event)
         data = event.get("data")
@@ -89,16 +105,43 @@ class Events:
             headers=_event_headers(cluster, event, key["eventKey"]),
             body=body,
         )
+        return EventRecord(key, data, fields, entry)
+
+    async def put(self, event: Mapping[str, Any]) -> None:
+        """Store one event and publish it."""
+        await self.put_many([self.record(event)])
+
+    async def put_many(self, records: Sequence[EventRecord]) -> None:
+        """Store events (one bulk write, in order) and publish them."""
+        if not records:
+            return
+        store = self.service.store
+        if not self._indexed:  # what each write looks its event up by
+            with contextlib.suppress(errors.Conflict):  # an equal index under another name
+                await store.ensure_index(
+                    documents.EVENTS, EVENT_KEY_INDEX, [("clusterId", 1), ("eventKey", 1)]
+                )
+            self._indexed = True
 
         async def change() -> list[dict[str, Any]]:
-            doc = await self.service.store.upsert(documents.EVENTS, key, data, extra=fields)
-            return [messages.watch_facts(doc)]
+            if len(records) == 1:
+                (r,) = records
+                return [
+                    messages.watch_facts(await store.upsert(documents.EVENTS, r.key, r.data, extra=r.fields))
+                ]
+            items = [store_port.Upsert(r.key, r.data, r.fields) for r in records]
+            return [messages.watch_facts(t) for t in await store.upsert_many(documents.EVENTS, items)]
 
-        await self.service.write([entry], change)
+        await self.service.write([r.entry for r in records], change)
 
     async def find(self, query: c.Query) -> list[dict[str, Any]]:
         docs = await self.service.store.find(documents.EVENTS, query)
         return [documents.render(d, drop=("eventKey", *_INTERNAL)) for d in docs]
+
+    async def page(self, query: c.Query) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`find` and the number of all matches."""
+        docs, total = await self.service.store.find_page(documents.EVENTS, query)
+        return [documents.render(d, drop=("eventKey", *_INTERNAL)) for d in docs], total
 
     async def count(self, where: c.Condition | None) -> int:
         return await self.service.store.count(documents.EVENTS, where)
@@ -202,6 +245,11 @@ class Alarms:
         docs = await self.service.store.find(documents.ALARMS, query)
         return [documents.render(d, drop=("alarmId", *_INTERNAL)) for d in docs]
 
+    async def page(self, query: c.Query) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`find` and the number of all matches."""
+        docs, total = await self.service.store.find_page(documents.ALARMS, query)
+        return [documents.render(d, drop=("alarmId", *_INTERNAL)) for d in docs], total
+
     async def count(self, where: c.Condition | None) -> int:
         return await self.service.store.count(documents.ALARMS, where)
 
@@ -248,6 +296,11 @@ class CustomResources:
     async def find(self, resource_type: str, query: c.Query) -> list[dict[str, Any]]:
         docs = await self.service.store.find(documents.custom_collection(resource_type), query)
         return [documents.render(d, drop=(store_port.DELETED,)) for d in docs]
+
+    async def page(self, resource_type: str, query: c.Query) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`find` and the number of all matches."""
+        docs, total = await self.service.store.find_page(documents.custom_collection(resource_type), query)
+        return [documents.render(d, drop=(store_port.DELETED,)) for d in docs], total
 
     async def count(self, resource_type: str, where: c.Condition | None) -> int:
         return await self.service.store.count(documents.custom_collection(resource_type), where)

@@ -9,7 +9,8 @@ The hub keeps one subscription (an exclusive, auto-deleted queue) per watched ke
 shared by every stream open on that key and closed with the last one. Its reader fans each delivery
 out to the streams' bounded queues and never waits for a stream: a stream that falls
 :data:`STREAM_BACKLOG` events behind is ended (its client gets WatchBreak and re-watches) instead of
-stalling the others (upstream bk-bcs#220). Redeliveries are dropped by message id.
+stalling the others (upstream bk-bcs#220). A message carries the changes of one published batch;
+redeliveries are dropped by change id.
 """
 
 from __future__ import annotations
@@ -120,15 +121,16 @@ class _Feed:
                 with contextlib.suppress(errors.PortUnavailable):  # redelivered later: deduplicated
                     await delivery.ack()
                 message = delivery.message
-                if not self.fresh(message.message_id):
-                    continue
                 try:
-                    event = WatchEvent(int(message.headers["watchType"]), orjson.loads(message.body))
-                except (KeyError, ValueError) as e:
+                    changes = [(i["id"], int(i["type"]), i["value"]) for i in orjson.loads(message.body)]
+                except (KeyError, TypeError, ValueError) as e:
                     logger.warning("watch: dropping a malformed message %s: %s", message.message_id, e)
                     continue
-                for stream in list(self.streams):
-                    stream.offer(event)
+                for change_id, wtype, value in changes:
+                    if self.fresh(change_id):  # per change: a retried batch may be grouped differently
+                        event = WatchEvent(wtype, value)
+                        for stream in list(self.streams):
+                            stream.offer(event)
         except errors.PortUnavailable as e:
             reason = f"the bus failed: {e.message}"
         finally:

@@ -3,13 +3,18 @@
 Conditions compile to Mongo filters one to one. Keys are escaped (:func:`port.escape_key`) so any
 JSON object round-trips; ties in sorts, and unsorted results, follow ``_id`` (creation order).
 An upsert is one ``findAndModify`` (a second round trip only when it revives a soft-deleted
-document); :meth:`MongoStore.upsert_many` is one query for soft-deleted keys plus one bulk write.
+document); :meth:`MongoStore.upsert_many` is one query for the keys' current times (and deletion
+flags) plus one bulk write, unordered unless a key repeats; :meth:`MongoStore.insert_many` is one
+unordered ``insert``. The connect and server-selection timeouts come from ``[store]``, and every
+request is bounded by ``socket_timeout``, so a server that is down or stalls is a
+:class:`~bcs.errors.PortUnavailable`, never a hang.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import pymongo
@@ -17,12 +22,10 @@ import pymongo.errors
 from pymongo import ReturnDocument
 
 from bcs import config, errors
-from bcs.storage.store import conditions, port
+from bcs.storage.store import conditions, mongosearch, port
 
 __all__ = ["MongoStore"]
 
-_LIVE = {port.DELETED: {"$ne": True}}
-_NOTHING = {"_id": {"$in": []}}  # `$or: []` is an error in Mongo; this matches no document
 _DUPLICATE_KEY = 11000
 _INDEX_CONFLICTS = (85, 86)  # IndexOptionsConflict, IndexKeySpecsConflict
 _NAMESPACE_NOT_FOUND = 26
@@ -54,52 +57,6 @@ def _mapped(what: str) -> Iterator[None]:
         raise errors.PortUnavailable(f"store: MongoDB unreachable ({what}): {_short(e)}") from None
 
 
-def _path(path: conditions.Path) -> str:
-    return ".".join(port.escape_key(p) for p in path)
-
-
-def _unpath(field: str) -> conditions.Path:
-    return tuple(port.unescape_key(p) for p in field.split("."))
-
-
-def _filter(cond: conditions.Condition | None) -> dict[str, Any]:
-    match cond:
-        case None:
-            return {}
-        case conditions.Eq(path, value):
-            return {_path(path): value}
-        case conditions.Ne(path, value):
-            return {_path(path): {"$ne": value}}
-        case conditions.In(path, values):
-            return {_path(path): {"$in": list(values)}}
-        case conditions.NotIn(path, values):
-            return {_path(path): {"$nin": list(values)}}
-        case conditions.Exists(path, present):
-            return {_path(path): {"$exists": present}}
-        case conditions.Range(path):
-            return {_path(path): {f"${op}": v for op, v in cond.bounds().items()}}
-        case conditions.And(items):
-            return _all_of([_filter(c) for c in items])
-        case conditions.Or(items):
-            return {"$or": [_filter(c) for c in items]} if items else dict(_NOTHING)
-    raise TypeError(f"not a condition: {cond!r}")
-
-
-def _all_of(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One flat filter when the parts name distinct fields (servers plan those best), else ``$and``."""
-    parts = [p for p in parts if p]
-    merged: dict[str, Any] = {}
-    for part in parts:
-        if any(k.startswith("$") or k in merged for k in part):
-            return {"$and": parts}
-        merged.update(part)
-    return merged
-
-
-def _where(cond: conditions.Condition | None, *, include_deleted: bool = False) -> dict[str, Any]:
-    return _all_of([_filter(cond), {} if include_deleted else _LIVE])
-
-
 def _ident(names: frozenset[str], doc: Mapping[str, Any]) -> tuple[Any, ...]:
     """What a key (or a stored document, seen through a key's field names) identifies."""
     ident = tuple((n, doc.get(n)) for n in sorted(names))
@@ -123,6 +80,7 @@ class MongoStore(port.Store):
             self._client = pymongo.AsyncMongoClient(
                 self._settings.url,
                 serverSelectionTimeoutMS=int(self._settings.timeout * 1000),
+                connectTimeoutMS=int(self._settings.connect_timeout * 1000),
                 tz_aware=True,
             )
         except pymongo.errors.ConfigurationError as e:
@@ -133,6 +91,23 @@ class MongoStore(port.Store):
         if client is not None:
             await client.close()
 
+    @contextlib.asynccontextmanager
+    async def _call(self, what: str) -> AsyncIterator[None]:
+        """One request: its errors mapped, and bounded by ``socket_timeout``.
+
+        The bound is an asyncio timeout, not pymongo's ``socketTimeoutMS``: with that option set,
+        pymongo (4.x on Python 3.11) writes through ``asyncio.wait_for``, which can swallow a
+        cancellation that arrives as the write completes, and a task being stopped then runs on."""
+        limit = self._settings.socket_timeout
+        try:
+            async with asyncio.timeout(limit):
+                with _mapped(what):
+                    yield
+        except TimeoutError:
+            raise errors.PortUnavailable(
+                f"store: MongoDB did not answer within {limit:g}s ({what})"
+            ) from None
+
     def _db(self) -> Any:
         if self._client is None:
             raise errors.PortUnavailable("store: the MongoDB store is not started")
@@ -142,7 +117,7 @@ class MongoStore(port.Store):
         return self._db()[port.check_collection(collection)]
 
     async def ping(self) -> None:
-        with _mapped("ping"):
+        async with self._call("ping"):
             await self._db().command("ping")
 
     # -- writes -------------------------------------------------------------------------------
@@ -178,9 +153,9 @@ class MongoStore(port.Store):
         item = port.Upsert(key, data, extra or {})
         now = self._clock.now()
         fields = self._set(item, now)
-        match = _filter(conditions.key_match(key))
+        match = mongosearch.filter_of(conditions.key_match(key))
         await self._prepare(collection, key)
-        with _mapped(f"upsert into {collection}"):
+        async with self._call(f"upsert into {collection}"):
             before = await col.find_one_and_update(
                 match,
                 {"$set": fields, "$setOnInsert": {port.CREATE_TIME: now}},
@@ -197,43 +172,64 @@ class MongoStore(port.Store):
                 stored = {**before, **fields}
         return port.decode(stored, date_marker=False)
 
-    async def upsert_many(self, collection: str, items: Sequence[port.Upsert]) -> int:
+    async def upsert_many(self, collection: str, items: Sequence[port.Upsert]) -> list[dict[str, Any]]:
         col = self._col(collection)
         if not items:
-            return 0
+            return []
         now = self._clock.now()
         sets = [self._set(item, now) for item in items]
         for names in {frozenset(item.key) for item in items}:
             await self._prepare(collection, dict.fromkeys(names))
-        revived = await self._deleted_keys(col, items)
-        ops = []
+        created = await self._create_times(col, items)
+        ops, out, idents = [], [], set()
         for item, fields in zip(items, sets, strict=True):
-            match = _filter(conditions.key_match(item.key))
-            if _ident(frozenset(item.key), item.key) in revived:
-                update = {"$set": {**fields, port.CREATE_TIME: now}}
-            else:
+            match = mongosearch.filter_of(conditions.key_match(item.key))
+            ident = _ident(frozenset(item.key), item.key)
+            idents.add(ident)
+            if ident in created:  # live now: it keeps its createTime
                 update = {"$set": fields, "$setOnInsert": {port.CREATE_TIME: now}}
+                out.append({port.CREATE_TIME: created[ident], port.UPDATE_TIME: now})
+            else:  # new, or revived after a soft delete: a new createTime
+                update = {"$set": {**fields, port.CREATE_TIME: now}}
+                out.append({port.CREATE_TIME: now, port.UPDATE_TIME: now})
             ops.append(pymongo.UpdateOne(match, update, upsert=True))
-        with _mapped(f"upsert into {collection}"):
-            await col.bulk_write(ops, ordered=True)
-        return len(items)
+        async with self._call(f"upsert into {collection}"):
+            # Unordered lets the server apply the batch its fastest way; order only matters when a
+            # key repeats (the last write must win).
+            await col.bulk_write(ops, ordered=len(idents) < len(items))
+        return [port.decode(t, date_marker=False) for t in out]
 
-    async def _deleted_keys(self, col: Any, items: Sequence[port.Upsert]) -> set[tuple[Any, ...]]:
-        """The keys among ``items`` whose document is soft-deleted now (they get a new createTime)."""
+    async def _create_times(self, col: Any, items: Sequence[port.Upsert]) -> dict[tuple[Any, ...], Any]:
+        """The createTime of each live document among the keys of ``items``."""
         shapes = {frozenset(item.key) for item in items}
         common = frozenset.intersection(*shapes)
-        query: dict[str, Any] = {port.DELETED: True}
+        query: dict[str, Any] = {}
         for name in common:
-            query[name] = {"$in": list({item.key[name] for item in items})}
+            values = list({item.key[name] for item in items})
+            query[name] = values[0] if len(values) == 1 else {"$in": values}
         names = frozenset().union(*shapes) | {"namespace"}
-        with _mapped("upsert"):
-            docs = await col.find(query, dict.fromkeys(names, 1) | {"_id": 0}).to_list()
-        return {_ident(shape, doc) for doc in docs for shape in shapes}
+        projection = dict.fromkeys(names, 1) | {port.CREATE_TIME: 1, port.DELETED: 1, "_id": 0}
+        async with self._call("upsert"):
+            # The key fields only (an index serves them whole); live ones are picked here.
+            docs = await col.find(query, projection).to_list()
+        live = [d for d in docs if d.get(port.DELETED) is not True]
+        return {_ident(shape, doc): doc.get(port.CREATE_TIME) for doc in live for shape in shapes}
+
+    async def insert_many(self, collection: str, items: Sequence[port.Upsert]) -> None:
+        col = self._col(collection)
+        if not items:
+            return
+        now = self._clock.now()
+        docs = [{**self._set(item, now), port.CREATE_TIME: now} for item in items]
+        for names in {frozenset(item.key) for item in items}:
+            await self._prepare(collection, dict.fromkeys(names))
+        async with self._call(f"insert into {collection}"):
+            await col.insert_many(docs, ordered=False)
 
     async def _exists(self, collection: str) -> bool:
         """Whether the collection exists (remembered once seen: the port never drops one)."""
         if collection not in self._known:
-            with _mapped("list collections"):
+            async with self._call("list collections"):
                 found = await self._db().list_collection_names(filter={"name": collection})
             if not found:
                 return False
@@ -246,13 +242,20 @@ class MongoStore(port.Store):
         if not await self._exists(collection):
             return 0
         update = {"$set": {port.DELETED: True, port.UPDATE_TIME: self._clock.now()}}
-        with _mapped(f"delete from {collection}"):
-            result = await col.update_many(_where(where), update)
+        stages = mongosearch.stages(where, include_deleted=False)
+        async with self._call(f"delete from {collection}"):
+            if len(stages) < 2:
+                result = await col.update_many(mongosearch.where(where), update)
+            else:  # find them through the index, then flag them by _id
+                found = await (await col.aggregate([*stages, {"$project": {"_id": 1}}])).to_list()
+                if not found:
+                    return 0
+                result = await col.update_many({"_id": {"$in": [d["_id"] for d in found]}}, update)
         return result.modified_count
 
     async def purge(self, collection: str, where: conditions.Condition | None) -> int:
-        with _mapped(f"purge {collection}"):
-            result = await self._col(collection).delete_many(_where(where, include_deleted=True))
+        async with self._call(f"purge {collection}"):
+            result = await self._col(collection).delete_many(mongosearch.where(where, include_deleted=True))
         return result.deleted_count
 
     # -- reads --------------------------------------------------------------------------------
@@ -261,25 +264,43 @@ class MongoStore(port.Store):
         col = self._col(collection)
         if query.limit == 0:
             return []
-        projection: dict[str, int] = {_path(p): 1 for p in query.fields}
+        projection: dict[str, int] = {mongosearch.dotted(p): 1 for p in query.fields}
         projection["_id"] = 0
-        sort = [(_path(p), d) for p, d in query.sort] + [("_id", 1)]
-        with _mapped(f"find in {collection}"):
-            cursor = col.find(_where(query.where, include_deleted=query.include_deleted), projection)
-            cursor = cursor.sort(sort).skip(query.offset)
-            if query.limit is not None:
-                cursor = cursor.limit(query.limit)
-            docs = await cursor.to_list()
+        sort = [(mongosearch.dotted(p), d) for p, d in query.sort] + [("_id", 1)]
+        stages = mongosearch.stages(query.where, include_deleted=query.include_deleted)
+        async with self._call(f"find in {collection}"):
+            if len(stages) < 2:
+                cursor = col.find(
+                    mongosearch.where(query.where, include_deleted=query.include_deleted), projection
+                )
+                cursor = cursor.sort(sort).skip(query.offset)
+                if query.limit is not None:
+                    cursor = cursor.limit(query.limit)
+                docs = await cursor.to_list()
+            else:
+                stages.append({"$sort": dict(sort)})
+                if query.offset:
+                    stages.append({"$skip": query.offset})
+                if query.limit is not None:
+                    stages.append({"$limit": query.limit})
+                stages.append({"$project": projection})
+                docs = await (await col.aggregate(stages, allowDiskUse=True)).to_list()
         return [port.decode(d, date_marker=False) for d in docs]
 
     async def count(
         self, collection: str, where: conditions.Condition | None, *, include_deleted: bool = False
     ) -> int:
-        with _mapped(f"count in {collection}"):
-            return await self._col(collection).count_documents(_where(where, include_deleted=include_deleted))
+        stages = mongosearch.stages(where, include_deleted=include_deleted)
+        async with self._call(f"count in {collection}"):
+            if len(stages) < 2:
+                return await self._col(collection).count_documents(
+                    mongosearch.where(where, include_deleted=include_deleted)
+                )
+            found = await (await self._col(collection).aggregate([*stages, {"$count": "n"}])).to_list()
+        return found[0]["n"] if found else 0
 
     async def collections(self) -> list[str]:
-        with _mapped("list collections"):
+        async with self._call("list collections"):
             names = await self._db().list_collection_names()
         return sorted(n for n in names if not n.startswith("system."))
 
@@ -301,9 +322,9 @@ class MongoStore(port.Store):
                 raise errors.Conflict(f"store: {collection} has another index named {name!r}")
             if info.keys == wanted.keys:
                 raise errors.Conflict(f"store: {collection} has an index on these keys: {info.name!r}")
-        spec = [(_path(p), d) for p, d in wanted.keys]
+        spec = [(mongosearch.dotted(p), d) for p, d in wanted.keys]
         try:
-            with _mapped(f"create index {name} on {collection}"):
+            async with self._call(f"create index {name} on {collection}"):
                 await self._col(collection).create_index(spec, name=name, unique=unique)
         except pymongo.errors.OperationFailure as e:
             if e.code in _INDEX_CONFLICTS:
@@ -315,13 +336,13 @@ class MongoStore(port.Store):
     async def drop_index(self, collection: str, name: str) -> None:
         if name not in {info.name for info in await self.list_indexes(collection)}:
             raise errors.NotFound(f"store: {collection} has no index {name!r}")
-        with _mapped(f"drop index {name} on {collection}"):
+        async with self._call(f"drop index {name} on {collection}"):
             await self._col(collection).drop_index(name)
 
     async def list_indexes(self, collection: str) -> list[port.IndexInfo]:
         out = []
         try:
-            with _mapped(f"list indexes of {collection}"):
+            async with self._call(f"list indexes of {collection}"):
                 cursor = await self._col(collection).list_indexes()
                 raw = await cursor.to_list()
         except pymongo.errors.OperationFailure as e:
@@ -331,6 +352,6 @@ class MongoStore(port.Store):
         for ix in raw:
             if ix["name"] == "_id_":
                 continue
-            keys = tuple((_unpath(field), int(d)) for field, d in ix["key"].items())
+            keys = tuple((mongosearch.undotted(field), int(d)) for field, d in ix["key"].items())
             out.append(port.IndexInfo(ix["name"], keys, bool(ix.get("unique", False))))
         return sorted(out, key=lambda i: i.name)

@@ -55,6 +55,7 @@ __all__ = [
     "index_keys",
     "project",
     "set_fields",
+    "times",
     "to_millis",
     "unescape_key",
 ]
@@ -123,9 +124,19 @@ class Store(ports.Port):
         """
 
     @abc.abstractmethod
-    async def upsert_many(self, collection: str, items: Sequence[Upsert]) -> int:
-        """:meth:`upsert` each item in order, in one round trip where the service allows; return
-        how many were written. Items share one ``updateTime``."""
+    async def upsert_many(self, collection: str, items: Sequence[Upsert]) -> list[dict[str, Any]]:
+        """:meth:`upsert` each item in order, in one bulk write where the service allows.
+
+        Return, per item, the stored document's times: ``{"createTime": ..., "updateTime": ...}``
+        (what :func:`bcs.storage.service.messages.watch_facts` needs). Items share one ``updateTime``.
+        """
+
+    @abc.abstractmethod
+    async def insert_many(self, collection: str, items: Sequence[Upsert]) -> None:
+        """Write each item as a new document (as :meth:`upsert` writes one), without looking for an
+        existing one: for keys the caller knows are new. Cheaper than an upsert on every service;
+        a key that has a document already is a Conflict when a unique index covers it (and a
+        second document otherwise). Items share one ``createTime``/``updateTime``."""
 
     @abc.abstractmethod
     async def soft_delete(self, collection: str, where: conditions.Condition | None) -> int:
@@ -158,6 +169,17 @@ class Store(ports.Port):
         self, collection: str, where: conditions.Condition | None, *, include_deleted: bool = False
     ) -> int:
         """How many documents match."""
+
+    async def find_page(self, collection: str, query: conditions.Query) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`find`, and how many documents match in all (offset and limit aside).
+
+        The count runs only when the page cannot tell it: a page shorter than its limit that is not
+        past the end ends the matches."""
+        docs = await self.find(collection, query)
+        short = query.limit is None or len(docs) < query.limit
+        if query.limit != 0 and short and (docs or not query.offset):
+            return docs, query.offset + len(docs)
+        return docs, await self.count(collection, query.where, include_deleted=query.include_deleted)
 
     @abc.abstractmethod
     async def collections(self) -> list[str]:
@@ -265,35 +287,54 @@ def unescape_key(key: str) -> str:
     return _ESCAPED.sub(_unescape_char, key)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_ESCAPED_KEYS: dict[str, str] = {}  # key -> escaped key; keys repeat across documents
+_KEY_CACHE = 4096
+
+
+def _escaped(key: object) -> str:
+    found = _ESCAPED_KEYS.get(key)  # type: ignore[call-overload]
+    if found is not None:
+        return found
+    if not isinstance(key, str):
+        raise TypeError(f"document keys must be strings, not {key!r}")
+    if len(_ESCAPED_KEYS) >= _KEY_CACHE:
+        _ESCAPED_KEYS.clear()
+    _ESCAPED_KEYS[key] = escaped = escape_key(key)
+    return escaped
+
+
 def encode(value: Any, *, date_marker: bool) -> Any:
     """A value ready to store: keys escaped, tuples as lists, datetimes in UTC milliseconds
     (as ``{"$date": ms}`` when ``date_marker``, for JSON). TypeError for anything not JSON-like."""
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"document keys must be strings, not {k!r}")
-            out[escape_key(k)] = encode(v, date_marker=date_marker)
-        return out
-    if isinstance(value, list | tuple):
+    kind = type(value)
+    if kind in _SCALARS:  # the common case first: exact types, no isinstance chain
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {_escaped(k): encode(v, date_marker=date_marker) for k, v in value.items()}
+    if kind is list or isinstance(value, list | tuple):
         return [encode(v, date_marker=date_marker) for v in value]
     if isinstance(value, datetime.datetime):
         value = to_millis(value)
         return {"$date": (value - EPOCH) // datetime.timedelta(milliseconds=1)} if date_marker else value
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str | int | float | bool):  # subclasses (enums, ...)
         return value
     raise TypeError(f"cannot store a value of type {type(value).__name__}: {value!r}")
 
 
 def decode(value: Any, *, date_marker: bool) -> Any:
     """The stored value as the caller wrote it (datetimes as aware UTC)."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         if date_marker and len(value) == 1 and "$date" in value:
             return EPOCH + datetime.timedelta(milliseconds=value["$date"])
-        return {unescape_key(k): decode(v, date_marker=date_marker) for k, v in value.items()}
-    if isinstance(value, list):
+        return {
+            (unescape_key(k) if _ESC in k else k): decode(v, date_marker=date_marker)
+            for k, v in value.items()
+        }
+    if kind is list:
         return [decode(v, date_marker=date_marker) for v in value]
-    if isinstance(value, datetime.datetime):
+    if kind is datetime.datetime:
         return value.astimezone(datetime.UTC)
     return value
 
@@ -318,6 +359,11 @@ def set_fields(
     if data is not None:
         fields["data"] = data
     return fields
+
+
+def times(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``createTime`` and ``updateTime`` of a stored document (what upsert_many returns)."""
+    return {k: doc[k] for k in (CREATE_TIME, UPDATE_TIME) if k in doc}
 
 
 def feature_index(collection: str, key: Mapping[str, Any]) -> tuple[str, list[conditions.Path]] | None:

@@ -2,10 +2,11 @@
 
 Each collection is a table ``c<id>(id INTEGER PRIMARY KEY, doc TEXT)`` holding the document as JSON
 (keys escaped by :func:`port.escape_key`, datetimes as ``{"$date": <ms>}``); ``bcs_collections`` and
-``bcs_indexes`` name them. Conditions compile to SQL over ``json_extract``/``json_type`` with Mongo's
-meaning (typed comparisons, arrays matched by element through ``json_each``, missing fields matching
-``!=``). Indexes are expression indexes on ``ifnull(json_extract(...), x'00')``, which also makes a
-missing field count as a value for uniqueness, as in Mongo. sqlite3 runs on one worker thread.
+``bcs_indexes`` name them. Conditions compile to SQL with Mongo's meaning (:mod:`.sqlsearch`). Indexes
+are expression indexes on ``ifnull(json_extract(...), x'00')``, which also makes a missing field count
+as a value for uniqueness, as in Mongo. ``bcs_collections.arrays`` lists the top-level fields that
+have ever held an array in the collection: conditions on the others compile to indexable SQL.
+sqlite3 runs on one worker thread.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import attrs
 import orjson
 
 from bcs import config, errors
-from bcs.storage.store import conditions, port
+from bcs.storage.store import conditions, port, sqlsearch
 
 __all__ = ["SqliteStore"]
 
 T = TypeVar("T")
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS bcs_collections (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS bcs_collections (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, arrays TEXT);
 CREATE TABLE IF NOT EXISTS bcs_indexes (
     id INTEGER PRIMARY KEY, collection_id INTEGER NOT NULL, name TEXT NOT NULL,
     keys TEXT NOT NULL, is_unique INTEGER NOT NULL, UNIQUE (collection_id, name));
@@ -43,141 +46,18 @@ _UNAVAILABLE = (
     "SQLITE_FULL",
     "SQLITE_READONLY",
 )
-_ELEMENT_DATE = "CASE WHEN j.type = 'object' THEN json_extract(j.value, '$.\"$date\"') END"
 
 
-def _lit(path: conditions.Path, *, date: bool = False) -> str:
-    """The JSON path of ``path`` as an SQL string literal (escaped keys hold no quote or backslash)."""
-    text = "$" + "".join(f'."{port.escape_key(p)}"' for p in path) + ('."$date"' if date else "")
-    return "'" + text.replace("'", "''") + "'"
+@attrs.define
+class _Table:
+    """A collection's table, and the (escaped) top-level fields that have held an array in it."""
 
+    cid: int
+    arrays: set[str]
 
-def _index_expr(path: conditions.Path) -> str:
-    return f"ifnull(json_extract(doc, {_lit(path)}), x'00')"
-
-
-def _millis(value: datetime.datetime) -> int:
-    return (port.to_millis(value) - port.EPOCH) // datetime.timedelta(milliseconds=1)
-
-
-def _match_any(type_: str, value: str, date: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-    """SQL true when a JSON value (its ``json_type``, SQL value and ``$date``) equals one of ``values``.
-
-    Never NULL, so that NOT gives Mongo's ``$ne``/``$nin`` (missing fields match)."""
-    terms: list[str] = []
-    params: list[Any] = []
-    strings = [v for v in values if isinstance(v, str)]
-    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
-    dates = [_millis(v) for v in values if isinstance(v, datetime.datetime)]
-    if any(v is None for v in values):
-        terms.append(f"ifnull({type_}, 'null') = 'null'")
-    for flag in {v for v in values if isinstance(v, bool)}:
-        terms.append(f"{type_} IS '{'true' if flag else 'false'}'")
-    for group, check in (
-        (strings, f"{type_} IS 'text'"),
-        (numbers, f"ifnull({type_}, '') IN ('integer', 'real')"),
-    ):
-        if group:
-            terms.append(f"({check} AND {value} IN ({', '.join('?' * len(group))}))")
-            params += group
-    if dates:
-        terms.append(f"ifnull({date} IN ({', '.join('?' * len(dates))}), 0)")
-        params += dates
-    return ("(" + " OR ".join(terms) + ")" if terms else "0"), params
-
-
-def _in(path: conditions.Path, values: Sequence[Any]) -> tuple[str, list[Any]]:
-    if (
-        len(path) == 1
-        and path[0] in conditions.FEATURE_FIELDS
-        and values
-        and all(isinstance(v, str) for v in values)
-    ):  # feature fields are scalars: a plain comparison the feature index can serve
-        return f"{_index_expr(path)} IN ({', '.join('?' * len(values))})", list(values)
-    lit = _lit(path)
-    scalar, p1 = _match_any(
-        f"json_type(doc, {lit})",
-        f"json_extract(doc, {lit})",
-        f"json_extract(doc, {_lit(path, date=True)})",
-        values,
-    )
-    element, p2 = _match_any("j.type", "j.value", _ELEMENT_DATE, values)
-    each = f"SELECT 1 FROM json_each(doc, {lit}) AS j WHERE {element}"
-    array = f"(json_type(doc, {lit}) IS 'array' AND EXISTS ({each}))"
-    return f"({scalar} OR {array})", p1 + p2
-
-
-_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-
-
-def _range(cond: conditions.Range) -> tuple[str, list[Any]]:
-    bounds = cond.bounds()
-    lit = _lit(cond.path)
-    first = next(iter(bounds.values()))
-    if isinstance(first, datetime.datetime):
-        value, check = (
-            f"json_extract(doc, {_lit(cond.path, date=True)})",
-            f"json_type(doc, {_lit(cond.path, date=True)}) IS NOT NULL",
-        )
-        bounds = {op: _millis(v) for op, v in bounds.items()}
-    elif isinstance(first, str):
-        value, check = f"json_extract(doc, {lit})", f"json_type(doc, {lit}) IS 'text'"
-    else:
-        value, check = (
-            f"json_extract(doc, {lit})",
-            f"ifnull(json_type(doc, {lit}), '') IN ('integer', 'real')",
-        )
-    terms = [check] + [f"{value} {_OPS[op]} ?" for op in bounds]
-    return "(" + " AND ".join(terms) + ")", list(bounds.values())
-
-
-def _sql(cond: conditions.Condition | None) -> tuple[str, list[Any]]:
-    """``cond`` as an SQL boolean over column ``doc`` that is never NULL, with its parameters."""
-    match cond:
-        case None:
-            return "1", []
-        case conditions.Eq(path, value):
-            return _in(path, [value])
-        case conditions.Ne(path, value):
-            sql, params = _in(path, [value])
-            return f"NOT {sql}", params
-        case conditions.In(path, values):
-            return _in(path, values)
-        case conditions.NotIn(path, values):
-            sql, params = _in(path, values)
-            return f"NOT {sql}", params
-        case conditions.Exists(path, present):
-            return f"json_type(doc, {_lit(path)}) IS {'NOT ' if present else ''}NULL", []
-        case conditions.Range():
-            return _range(cond)
-        case conditions.And(items) | conditions.Or(items):
-            if not items:
-                return ("1" if isinstance(cond, conditions.And) else "0"), []
-            parts = [_sql(c) for c in items]
-            joiner = " AND " if isinstance(cond, conditions.And) else " OR "
-            return "(" + joiner.join(s for s, _ in parts) + ")", [p for _, ps in parts for p in ps]
-    raise TypeError(f"not a condition: {cond!r}")
-
-
-def _where(cond: conditions.Condition | None, *, include_deleted: bool = False) -> tuple[str, list[Any]]:
-    if include_deleted:
-        return _sql(cond)
-    return _sql(conditions.And(*([cond] if cond is not None else []), conditions.Ne((port.DELETED,), True)))
-
-
-def _order(sort: Sequence[tuple[conditions.Path, int]]) -> str:
-    """Mongo's order across types: missing/null, numbers, strings, objects, arrays, booleans, dates."""
-    terms = []
-    for path, direction in sort:
-        lit, date = _lit(path), _lit(path, date=True)
-        rank = (
-            f"CASE WHEN json_type(doc, {date}) IS NOT NULL THEN 6 ELSE CASE json_type(doc, {lit}) "
-            "WHEN 'integer' THEN 1 WHEN 'real' THEN 1 WHEN 'text' THEN 2 WHEN 'object' THEN 3 "
-            "WHEN 'array' THEN 4 WHEN 'true' THEN 5 WHEN 'false' THEN 5 ELSE 0 END END"
-        )
-        how = "ASC" if direction == 1 else "DESC"
-        terms += [f"{rank} {how}", f"coalesce(json_extract(doc, {date}), json_extract(doc, {lit})) {how}"]
-    return ", ".join([*terms, "id ASC"])
+    @property
+    def name(self) -> str:
+        return f"c{self.cid}"
 
 
 def _dumps(value: Any) -> str:
@@ -192,9 +72,11 @@ class SqliteStore(port.Store):
         self._settings = settings
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
-        # Caches, emptied when a transaction rolls back (what it created is gone).
-        self._tables: dict[str, str] = {}  # collection name -> table
+        # Caches, emptied when a transaction rolls back (what it created is gone) and when another
+        # connection has written to the file (PRAGMA data_version moved).
+        self._tables: dict[str, _Table] = {}  # collection name -> table
         self._prepared: set[tuple[str, frozenset[str]]] = set()  # (collection, key fields)
+        self._data_version: int | None = None
         self._clock = port.Clock()
 
     # -- the worker thread --------------------------------------------------------------------
@@ -207,6 +89,11 @@ class SqliteStore(port.Store):
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         try:
+            if self._conn is not None:
+                (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+                if version != self._data_version:
+                    self._forget()
+                    self._data_version = version
             return fn(*args)
         except sqlite3.IntegrityError:
             raise errors.Conflict("store: a unique index refuses the write") from None
@@ -223,11 +110,14 @@ class SqliteStore(port.Store):
             result = fn(*args)
         except BaseException:
             conn.execute("ROLLBACK")
-            self._tables.clear()
-            self._prepared.clear()
+            self._forget()
             raise
         conn.execute("COMMIT")
         return result
+
+    def _forget(self) -> None:
+        self._tables.clear()
+        self._prepared.clear()
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -244,6 +134,9 @@ class SqliteStore(port.Store):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(bcs_collections)")}
+            if "arrays" not in columns:  # a file from before the column: NULL = not known yet
+                conn.execute("ALTER TABLE bcs_collections ADD COLUMN arrays TEXT")
         except sqlite3.Error as e:  # not a database, read-only, locked...
             conn.close()
             raise errors.PortUnavailable(f"store: cannot use {self._path}: {e}") from None
@@ -273,25 +166,48 @@ class SqliteStore(port.Store):
 
     # -- tables and indexes (worker thread) ----------------------------------------------------
 
-    def _table(self, collection: str, *, create: bool) -> str | None:
+    def _table(self, collection: str, *, create: bool) -> _Table | None:
         port.check_collection(collection)
         if collection in self._tables:
             return self._tables[collection]
         conn = self._db()
-        row = conn.execute("SELECT id FROM bcs_collections WHERE name = ?", (collection,)).fetchone()
+        row = conn.execute("SELECT id, arrays FROM bcs_collections WHERE name = ?", (collection,)).fetchone()
         if row is None:
             if not create:
                 return None
-            cid = conn.execute("INSERT INTO bcs_collections (name) VALUES (?)", (collection,)).lastrowid
+            cid = conn.execute(
+                "INSERT INTO bcs_collections (name, arrays) VALUES (?, '[]')", (collection,)
+            ).lastrowid
+            assert cid is not None
             conn.execute(f"CREATE TABLE c{cid} (id INTEGER PRIMARY KEY, doc TEXT NOT NULL)")
-            row = (cid,)
-        self._tables[collection] = f"c{row[0]}"
+            row = (cid, "[]")
+        cid, arrays = row
+        if arrays is None:  # written before arrays were tracked: look once
+            found = conn.execute(
+                f"SELECT DISTINCT j.key FROM c{cid} AS t, json_each(t.doc) AS j WHERE j.type = 'array'"
+            ).fetchall()
+            arrays = _dumps(sorted(k for (k,) in found))
+            conn.execute("UPDATE bcs_collections SET arrays = ? WHERE id = ?", (arrays, cid))
+        self._tables[collection] = _Table(cid, set(orjson.loads(arrays)))
         return self._tables[collection]
 
-    def _indexes(self, table: str) -> list[port.IndexInfo]:
+    def _note_arrays(self, table: _Table, doc: Mapping[str, Any]) -> None:
+        """Record the top-level fields of ``doc`` that hold an array (before anything reads them)."""
+        new = {k for k, v in doc.items() if isinstance(v, list) and k not in table.arrays}
+        if new:
+            table.arrays |= new
+            arrays = _dumps(sorted(table.arrays))
+            self._db().execute("UPDATE bcs_collections SET arrays = ? WHERE id = ?", (arrays, table.cid))
+
+    def _where(
+        self, table: _Table, cond: conditions.Condition | None, *, include_deleted: bool = False
+    ) -> tuple[str, list[Any]]:
+        return sqlsearch.where(cond, arrays=table.arrays, include_deleted=include_deleted)
+
+    def _indexes(self, table: _Table) -> list[port.IndexInfo]:
         rows = self._db().execute(
             "SELECT name, keys, is_unique FROM bcs_indexes WHERE collection_id = ? ORDER BY name",
-            (int(table[1:]),),
+            (table.cid,),
         )
         return [
             port.IndexInfo(name, tuple((tuple(p), d) for p, d in orjson.loads(keys)), bool(unique))
@@ -311,14 +227,15 @@ class SqliteStore(port.Store):
         conn = self._db()
         iid = conn.execute(
             "INSERT INTO bcs_indexes (collection_id, name, keys, is_unique) VALUES (?, ?, ?, ?)",
-            (int(table[1:]), wanted.name, _dumps([[list(p), d] for p, d in wanted.keys]), wanted.unique),
+            (table.cid, wanted.name, _dumps([[list(p), d] for p, d in wanted.keys]), wanted.unique),
         ).lastrowid
-        columns = ", ".join(f"{_index_expr(p)} {'ASC' if d == 1 else 'DESC'}" for p, d in wanted.keys)
-        conn.execute(
-            f"CREATE {'UNIQUE ' if wanted.unique else ''}INDEX {table}_i{iid} ON {table} ({columns})"
+        columns = ", ".join(
+            f"{sqlsearch.index_expr(p)} {'ASC' if d == 1 else 'DESC'}" for p, d in wanted.keys
         )
+        unique = "UNIQUE " if wanted.unique else ""
+        conn.execute(f"CREATE {unique}INDEX {table.name}_i{iid} ON {table.name} ({columns})")
 
-    def _prepare(self, collection: str, keys: list[Mapping[str, Any]]) -> str:
+    def _prepare(self, collection: str, keys: list[Mapping[str, Any]]) -> _Table:
         """The collection's table, with its feature and deletion-flag indexes (once per process)."""
         table = self._table(collection, create=True)
         assert table is not None
@@ -338,64 +255,111 @@ class SqliteStore(port.Store):
 
     # -- operations (worker thread) -----------------------------------------------------------
 
-    def _upsert(self, collection: str, items: Sequence[port.Upsert], now: Any) -> list[dict[str, Any]]:
+    def _fields(self, item: port.Upsert, now: datetime.datetime) -> dict[str, Any]:
+        fields = port.set_fields(item.key, item.data, item.extra)
+        fields.update({port.UPDATE_TIME: now, port.DELETED: False})
+        return port.encode(fields, date_marker=True)
+
+    def _upsert(
+        self, collection: str, items: Sequence[port.Upsert], now: datetime.datetime
+    ) -> list[dict[str, Any]]:
         table = self._prepare(collection, [item.key for item in items])
         conn = self._db()
+        created = port.encode(now, date_marker=True)
         out = []
         for item in items:
-            fields = port.set_fields(item.key, item.data, item.extra)
-            fields.update({port.UPDATE_TIME: now, port.DELETED: False})
-            fields = port.encode(fields, date_marker=True)
-            sql, params = _sql(conditions.key_match(item.key))
-            row = conn.execute(f"SELECT id, doc FROM {table} WHERE {sql} LIMIT 1", params).fetchone()
+            fields = self._fields(item, now)
+            sql, params = self._where(table, conditions.key_match(item.key), include_deleted=True)
+            row = conn.execute(f"SELECT id, doc FROM {table.name} WHERE {sql} LIMIT 1", params).fetchone()
             if row is None:
-                doc = {**fields, port.CREATE_TIME: port.encode(now, date_marker=True)}
-                conn.execute(f"INSERT INTO {table} (doc) VALUES (?)", (_dumps(doc),))
+                doc = {**fields, port.CREATE_TIME: created}
+                conn.execute(f"INSERT INTO {table.name} (doc) VALUES (?)", (_dumps(doc),))
             else:
                 before = orjson.loads(row[1])
                 doc = {**before, **fields}
                 if before.get(port.DELETED) is True:  # revived: a new life, a new createTime
-                    doc[port.CREATE_TIME] = port.encode(now, date_marker=True)
-                conn.execute(f"UPDATE {table} SET doc = ? WHERE id = ?", (_dumps(doc), row[0]))
+                    doc[port.CREATE_TIME] = created
+                conn.execute(f"UPDATE {table.name} SET doc = ? WHERE id = ?", (_dumps(doc), row[0]))
+            self._note_arrays(table, fields)
             out.append(doc)
         return out
+
+    def _insert(self, collection: str, items: Sequence[port.Upsert], now: datetime.datetime) -> None:
+        table = self._prepare(collection, [item.key for item in items])
+        created = port.encode(now, date_marker=True)
+        docs = [{**self._fields(item, now), port.CREATE_TIME: created} for item in items]
+        self._db().executemany(f"INSERT INTO {table.name} (doc) VALUES (?)", [(_dumps(d),) for d in docs])
+        for doc in docs:
+            self._note_arrays(table, doc)
 
     def _soft_delete(self, collection: str, where: conditions.Condition | None, now: Any) -> int:
         table = self._table(collection, create=False)
         if table is None:
             return 0
-        sql, params = _where(where)
+        sql, params = self._where(table, where)
         stamp = _dumps(port.encode(now, date_marker=True))
         set_doc = f"json_set(doc, '$.\"{port.DELETED}\"', json('true'), '$.\"{port.UPDATE_TIME}\"', json(?))"
-        cur = self._db().execute(f"UPDATE {table} SET doc = {set_doc} WHERE {sql}", [stamp, *params])
+        cur = self._db().execute(f"UPDATE {table.name} SET doc = {set_doc} WHERE {sql}", [stamp, *params])
         return cur.rowcount
 
     def _purge(self, collection: str, where: conditions.Condition | None) -> int:
         table = self._table(collection, create=False)
         if table is None:
             return 0
-        sql, params = _where(where, include_deleted=True)
-        return self._db().execute(f"DELETE FROM {table} WHERE {sql}", params).rowcount
+        sql, params = self._where(table, where, include_deleted=True)
+        return self._db().execute(f"DELETE FROM {table.name} WHERE {sql}", params).rowcount
+
+    def _select(self, table: _Table, query: conditions.Query, *, total: bool) -> tuple[str, list[Any]]:
+        """The SELECT of ``query``; with ``total``, the number of all matches as a second column."""
+        sql, params = self._where(table, query.where, include_deleted=query.include_deleted)
+        limit = -1 if query.limit is None else query.limit
+        order = sqlsearch.order_by(query.sort)
+        if not total:
+            return (
+                f"SELECT doc FROM {table.name} WHERE {sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, limit, query.offset],
+            )
+        # The window counts every match; it sees ids only, the page's documents are joined after
+        # (and sorted again: a join does not keep the order of its input).
+        page = (
+            f"SELECT id AS pid, count(*) OVER () AS total FROM {table.name} WHERE {sql} "
+            f"ORDER BY {order} LIMIT ? OFFSET ?"
+        )
+        return (
+            f"WITH page AS ({page}) SELECT doc, total FROM page "
+            f"JOIN {table.name} ON id = pid ORDER BY {order}",
+            [*params, limit, query.offset],
+        )
+
+    def _docs(self, query: conditions.Query, raw: Sequence[str]) -> list[dict[str, Any]]:
+        docs = [port.decode(orjson.loads(doc), date_marker=True) for doc in raw]
+        return [port.project(d, query.fields) for d in docs] if query.fields else docs
 
     def _find(self, collection: str, query: conditions.Query) -> list[dict[str, Any]]:
         table = self._table(collection, create=False)
         if table is None or query.limit == 0:
             return []
-        sql, params = _where(query.where, include_deleted=query.include_deleted)
-        limit = -1 if query.limit is None else query.limit
-        rows = self._db().execute(
-            f"SELECT doc FROM {table} WHERE {sql} ORDER BY {_order(query.sort)} LIMIT ? OFFSET ?",
-            [*params, limit, query.offset],
-        )
-        docs = [port.decode(orjson.loads(doc), date_marker=True) for (doc,) in rows]
-        return [port.project(d, query.fields) for d in docs] if query.fields else docs
+        sql, params = self._select(table, query, total=False)
+        return self._docs(query, [doc for (doc,) in self._db().execute(sql, params)])
+
+    def _find_page(self, collection: str, query: conditions.Query) -> tuple[list[dict[str, Any]], int]:
+        table = self._table(collection, create=False)
+        if table is None:
+            return [], 0
+        if query.limit == 0:
+            return [], self._count(collection, query.where, query.include_deleted)
+        sql, params = self._select(table, query, total=True)
+        rows = self._db().execute(sql, params).fetchall()
+        if not rows and query.offset:  # past the end: the window saw no row to count on
+            return [], self._count(collection, query.where, query.include_deleted)
+        return self._docs(query, [doc for doc, _ in rows]), rows[0][1] if rows else 0
 
     def _count(self, collection: str, where: conditions.Condition | None, include_deleted: bool) -> int:
         table = self._table(collection, create=False)
         if table is None:
             return 0
-        sql, params = _where(where, include_deleted=include_deleted)
-        return self._db().execute(f"SELECT count(*) FROM {table} WHERE {sql}", params).fetchone()[0]
+        sql, params = self._where(table, where, include_deleted=include_deleted)
+        return self._db().execute(f"SELECT count(*) FROM {table.name} WHERE {sql}", params).fetchone()[0]
 
     def _drop_index(self, collection: str, name: str) -> None:
         table = self._table(collection, create=False)
@@ -403,14 +367,12 @@ class SqliteStore(port.Store):
         if table is not None:
             row = (
                 self._db()
-                .execute(
-                    "SELECT id FROM bcs_indexes WHERE collection_id = ? AND name = ?", (int(table[1:]), name)
-                )
+                .execute("SELECT id FROM bcs_indexes WHERE collection_id = ? AND name = ?", (table.cid, name))
                 .fetchone()
             )
-        if row is None:
+        if table is None or row is None:
             raise errors.NotFound(f"store: {collection} has no index {name!r}")
-        self._db().execute(f"DROP INDEX {table}_i{row[0]}")
+        self._db().execute(f"DROP INDEX {table.name}_i{row[0]}")
         self._db().execute("DELETE FROM bcs_indexes WHERE id = ?", (row[0],))
 
     # -- the port -----------------------------------------------------------------------------
@@ -427,12 +389,17 @@ class SqliteStore(port.Store):
         (doc,) = await self._run(self._write, self._upsert, collection, [item], self._clock.now())
         return port.decode(doc, date_marker=True)
 
-    async def upsert_many(self, collection: str, items: Sequence[port.Upsert]) -> int:
+    async def upsert_many(self, collection: str, items: Sequence[port.Upsert]) -> list[dict[str, Any]]:
         if not items:
             port.check_collection(collection)
-            return 0
+            return []
         docs = await self._run(self._write, self._upsert, collection, list(items), self._clock.now())
-        return len(docs)
+        return [port.decode(port.times(d), date_marker=True) for d in docs]
+
+    async def insert_many(self, collection: str, items: Sequence[port.Upsert]) -> None:
+        port.check_collection(collection)
+        if items:
+            await self._run(self._write, self._insert, collection, list(items), self._clock.now())
 
     async def soft_delete(self, collection: str, where: conditions.Condition | None) -> int:
         return await self._run(self._write, self._soft_delete, collection, where, self._clock.now())
@@ -447,6 +414,10 @@ class SqliteStore(port.Store):
         self, collection: str, where: conditions.Condition | None, *, include_deleted: bool = False
     ) -> int:
         return await self._run(self._count, collection, where, include_deleted)
+
+    async def find_page(self, collection: str, query: conditions.Query) -> tuple[list[dict[str, Any]], int]:
+        # One statement: the page and, as a window over every match, their number.
+        return await self._run(self._find_page, collection, query)
 
     async def collections(self) -> list[str]:
         rows = await self._run(lambda: self._db().execute("SELECT name FROM bcs_collections").fetchall())

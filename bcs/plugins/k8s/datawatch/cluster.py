@@ -12,7 +12,6 @@ Events converted), absent → delete.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -25,11 +24,10 @@ from bcs.plugins.k8s.datawatch import metrics as metrics_mod
 from bcs.plugins.k8s.datawatch import settings as settings_mod
 from bcs.plugins.k8s.kube import client
 
-__all__ = ["EVENT_CHUNK", "OWNER_WAITS", "DataWatch"]
+__all__ = ["OWNER_WAITS", "DataWatch"]
 
 logger = logging.getLogger(__name__)
 
-EVENT_CHUNK = 32  # events written per time-limited call
 OWNER_WAITS = 5  # times a Pod waits (writer.LATER_DELAY each) for its ReplicaSet/Job to be cached
 DONE, RETRY, LATER = writer.Outcome.DONE, writer.Outcome.RETRY, writer.Outcome.LATER
 
@@ -153,9 +151,9 @@ class DataWatch:
         running = self._tasks.pop(kind, [])
         for task in running:
             task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if running:
+            # asyncio.wait: our own cancellation (the whole watch stopping meanwhile) goes through.
+            await asyncio.wait(running)
         logger.debug("cluster %s: stopped watching %s", self.cluster_id, kind)
 
     async def _initial_diff(self, w: watcher.KindWatcher) -> None:
@@ -265,15 +263,7 @@ class DataWatch:
         ):
             for k, _ in deletes:
                 self._prints.pop(k, None)
-        # Events are stored one by one (the storage has no bulk event write): small chunks, each
-        # with its own time limit, so a slow store still makes progress instead of timing out forever.
-        for start in range(0, len(events), EVENT_CHUNK):
-            chunk = events[start : start + EVENT_CHUNK]
-            if not await self._send(
-                outcomes, chunk, "event", lambda c=chunk: self.sink.put_events([e for _, e in c])
-            ):
-                outcomes.update((key, RETRY) for key, _ in events[start:])
-                break
+        await self._send(outcomes, events, "event", lambda: self.sink.put_events([e for _, e in events]))
         return outcomes
 
     async def _send(

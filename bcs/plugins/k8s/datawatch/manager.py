@@ -139,6 +139,7 @@ class Manager:
         self.running: dict[str, tuple[tuple[str, str, str], asyncio.Task[Any]]] = {}
         self._prefix = f"{prefix}datawatch/"
         self._wake = asyncio.Event()
+        self._stopping: set[asyncio.Task[Any]] = set()  # cancelled, not yet finished
         self._waiting: set[str] = set()  # owned clusters without a usable credential (logged once)
         self._failures: dict[str, int] = {}  # cluster -> quick failures in a row
 
@@ -162,6 +163,8 @@ class Manager:
                 task.cancel()
             await asyncio.gather(*followers, return_exceptions=True)
             await self._stop(list(self.running))
+            if self._stopping:  # a stop that was itself interrupted by our cancellation
+                await asyncio.wait(self._stopping)
             with contextlib.suppress(errors.BcsError):
                 await asyncio.shield(self.ownership.release())
 
@@ -245,11 +248,19 @@ class Manager:
         self._wake.set()
 
     async def _stop(self, cluster_ids: Sequence[str]) -> None:
+        """Cancel the clusters' work and wait for it to end.
+
+        Waiting is ``asyncio.wait``, never ``await task`` under a suppress: that would also swallow
+        the cancellation of the caller (the manager being stopped while it stops a cluster), which
+        then ran on past its stop budget. Tasks still ending when that happens stay in
+        ``_stopping`` for :meth:`run` to wait for."""
         stopping = [self.running.pop(cid)[1] for cid in cluster_ids if cid in self.running]
+        if not stopping:
+            return
         for task in stopping:
             task.cancel()
-        for task in stopping:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if stopping and self.metrics is not None:
+        self._stopping.update(stopping)
+        await asyncio.wait(stopping)
+        self._stopping.difference_update(stopping)
+        if self.metrics is not None:
             self.metrics.owned.set(len(self.running))

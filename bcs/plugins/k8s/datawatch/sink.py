@@ -9,7 +9,6 @@ an object the storage refuses as malformed (400) is logged and skipped, since re
 from __future__ import annotations
 
 import abc
-import asyncio
 import datetime
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,8 +37,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DELETE_CHUNK = 200  # objects named in one delete condition
-EVENT_CONCURRENCY = 16
+DELETE_CHUNK = 500  # objects named in one delete condition
 RV = "data.metadata.resourceVersion"
 
 StoredKeys = dict[str, str]  # informer key (ns/name or name) -> stored resourceVersion
@@ -138,23 +136,17 @@ class ServiceSink(Sink):
         for resource_type, group in by_type.items():
             for start in range(0, len(group), DELETE_CHUNK):
                 chunk = group[start : start + DELETE_CHUNK]
-                named = [c.key_match(_key(cluster_id, d)) for d in chunk]
-                await self.service.delete_resources(resource_type, c.Or(*named))
+                named = c.keys_match(_key(cluster_id, d) for d in chunk)
+                await self.service.delete_resources(resource_type, named)
 
     async def put_events(self, events: Sequence[Mapping[str, Any]]) -> None:
-        limit = asyncio.Semaphore(EVENT_CONCURRENCY)
-
-        async def one(event: Mapping[str, Any]) -> None:
-            async with limit:
-                try:
-                    await self.service.events.put(event)
-                except errors.BadRequest as e:
-                    logger.error("cluster %s: event not stored: %s", event.get("clusterId"), e)
-
-        results = await asyncio.gather(*(one(e) for e in events), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        records = []
+        for event in events:
+            try:
+                records.append(self.service.events.record(event))
+            except errors.BadRequest as e:
+                logger.error("cluster %s: event not stored: %s", event.get("clusterId"), e)
+        await self.service.events.put_many(records)
 
     async def stored(self, cluster_id: str, resource_type: str) -> StoredKeys:
         query = c.Query(c.Eq("clusterId", cluster_id), fields=["namespace", "resourceName", RV])

@@ -220,7 +220,7 @@ def test_settings_come_from_the_plugin_table_and_bad_values_name_the_key() -> No
                 "operators": ["hook"],
                 "data_watch": {
                     "diff_interval": 60,
-                    "shards": 2,
+                    "shards": 5,
                     "masks": [{"kind": "Secret", "paths": ["data"]}],
                     "label_selectors": {"Pod": "app=web"},
                 },
@@ -229,7 +229,7 @@ def test_settings_come_from_the_plugin_table_and_bad_values_name_the_key() -> No
     }
     loaded = k8s_settings.load_settings(config.BcsSettings.from_mapping(data, environ={}))
     assert loaded.data_watch.diff_interval == 60.0
-    assert loaded.data_watch.shards == 2
+    assert loaded.data_watch.shards == 5
     assert loaded.data_watch.masks == (settings_mod.MaskRule(kind="Secret", paths=("data",)),)
     assert loaded.data_watch.label_selectors == {"Pod": "app=web"}
     assert k8s_settings.K8sSettings().data_watch.diff_interval == 300.0

@@ -1,0 +1,98 @@
+"""Conditions compiled to MongoDB filters (and aggregation ``$match`` stages), one to one.
+
+Keys are escaped with :func:`port.escape_key`; a path is its escaped keys joined with dots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bcs.storage.store import conditions, port
+
+__all__ = ["LIVE", "dotted", "filter_of", "stages", "undotted", "where"]
+
+LIVE = {port.DELETED: {"$ne": True}}
+_NOTHING = {"_id": {"$in": []}}  # `$or: []` is an error in Mongo; this matches no document
+
+
+def dotted(path: conditions.Path) -> str:
+    return ".".join(port.escape_key(p) for p in path)
+
+
+def undotted(field: str) -> conditions.Path:
+    return tuple(port.unescape_key(p) for p in field.split("."))
+
+
+def filter_of(cond: conditions.Condition | None) -> dict[str, Any]:
+    match cond:
+        case None:
+            return {}
+        case conditions.Eq(path, value):
+            return {dotted(path): value}
+        case conditions.Ne(path, value):
+            return {dotted(path): {"$ne": value}}
+        case conditions.In(path, values):
+            return {dotted(path): {"$in": list(values)}}
+        case conditions.NotIn(path, values):
+            return {dotted(path): {"$nin": list(values)}}
+        case conditions.Exists(path, present):
+            return {dotted(path): {"$exists": present}}
+        case conditions.Range(path):
+            return {dotted(path): {f"${op}": v for op, v in cond.bounds().items()}}
+        case conditions.And(items):
+            return _all_of([filter_of(c) for c in items])
+        case conditions.Or(items):
+            return {"$or": [filter_of(c) for c in items]} if items else dict(_NOTHING)
+    raise TypeError(f"not a condition: {cond!r}")
+
+
+def _operators(value: Any) -> dict[str, Any]:
+    """A field's condition as operators (``{"$eq": v}`` for a plain value)."""
+    if isinstance(value, dict) and value and all(k.startswith("$") for k in value):
+        return value
+    return {"$eq": value}
+
+
+def _all_of(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One flat filter when it can say the same (servers plan those best), else ``$and``: conditions on
+    one field merge into one operator document when their operators differ."""
+    parts = [p for p in parts if p]
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for k, v in part.items():
+            if k.startswith("$"):
+                return {"$and": parts}
+            if k in merged:
+                before, now = _operators(merged[k]), _operators(v)
+                if set(before) & set(now):
+                    return {"$and": parts}
+                v = {**before, **now}
+            merged[k] = v
+    return merged
+
+
+def where(cond: conditions.Condition | None, *, include_deleted: bool = False) -> dict[str, Any]:
+    return _all_of([filter_of(cond), {} if include_deleted else LIVE])
+
+
+def _conjuncts(cond: conditions.Condition | None) -> list[conditions.Condition]:
+    if cond is None:
+        return []
+    if isinstance(cond, conditions.And):
+        return [c for item in cond.items for c in _conjuncts(item)]
+    return [cond]
+
+
+def stages(cond: conditions.Condition | None, *, include_deleted: bool) -> list[dict[str, Any]]:
+    """The filter as ``$match`` stages: first the equalities on top-level fields (what indexes
+    serve), then the rest. MongoDB merges them into one; some Mongo-wire servers (SecantusDB) plan
+    an index only for a filter that the index covers whole, so the split keeps them off a full scan
+    for every ``$ne`` on the deletion flag."""
+    head, tail = [], []
+    for c in _conjuncts(cond):
+        plain = isinstance(c, conditions.Eq | conditions.In) and len(c.path) == 1
+        (head if plain else tail).append(filter_of(c))
+    first, rest = _all_of(head), _all_of([*tail, {} if include_deleted else LIVE])
+    if not first:
+        return [{"$match": rest}] if rest else []
+    return [{"$match": first}, {"$match": rest}] if rest else [{"$match": first}]
