@@ -1,7 +1,9 @@
 """Named, referenced, guarded background tasks (kopf's ``create_guarded_task``).
 
 A guarded task logs any unexpected exit or exception under its name, so a background failure is never
-silent; :func:`stop_tasks` cancels a set of tasks and waits for them, bounded by a timeout.
+silent; :func:`stop_tasks` cancels a set of tasks and waits for them, bounded by a timeout;
+:func:`cancel_and_wait` does it without a bound. Neither swallows the *caller's* own cancellation, as
+``task.cancel(); with suppress(CancelledError): await task`` would when the caller is cancelled too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["TaskSpec", "create_guarded_task", "stop_tasks"]
+__all__ = ["TaskSpec", "cancel_and_wait", "create_guarded_task", "stop_tasks"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +67,16 @@ async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], *, timeout: float = 10.
             task.result()
     for task in hung:
         logger.error("background task %s did not stop within %.1fs", task.get_name(), timeout)
+
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel ``tasks`` and wait until they end; their results and errors are dropped (a guarded task
+    logged its failure already). A cancellation of the caller still propagates."""
+    pending = [t for t in tasks if t is not None and not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    for task in tasks:
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()  # retrieved: no "exception was never retrieved" warning

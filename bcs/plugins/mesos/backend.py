@@ -10,7 +10,6 @@ registers itself as the cluster's Mesos driver in the KV port (:mod:`.endpoint`)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -96,9 +95,7 @@ class ClusterRunner:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await tasks_mod.cancel_and_wait(self._task)
         await self._deposed()
 
     async def _elected(self) -> None:
@@ -156,10 +153,8 @@ class ClusterRunner:
             registration, self.registration = self.registration, None
             await registration.close()
         if self._watch_task is not None:
-            self._watch_task.cancel()
             # A watch that crashed was logged by its guard; stopping the scheduler must go on.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watch_task
+            await tasks_mod.cancel_and_wait(self._watch_task)
             self._watch_task = None
         if self.scheduler is not None:
             sched, self.scheduler = self.scheduler, None
@@ -188,9 +183,7 @@ class MesosBackend(backend.Backend):
 
     async def close(self) -> None:
         if self._follow is not None:
-            self._follow.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follow
+            await tasks_mod.cancel_and_wait(self._follow)
         for runner in list(self.runners.values()):
             await runner.close()
         self.runners.clear()

@@ -124,11 +124,13 @@ class Scheduler:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in [*self._tasks, *self._side]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await tasks_mod.cancel_and_wait(*self._tasks)
+        if self._side:  # in-flight calls finish (not cancelled)
+            done, _ = await asyncio.wait(list(self._side))
+            for task in done:
+                failed = None if task.cancelled() else task.exception()
+                if failed is not None:
+                    logger.warning("mesos %s: a call failed while stopping: %s", self.cluster_id, failed)
         self._tasks = []
         with contextlib.suppress(errors.PortUnavailable):
             await self.store.flush()

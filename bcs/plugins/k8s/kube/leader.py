@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bcs import errors
+from bcs.core import tasks
 from bcs.plugins.k8s.kube import client
 
 __all__ = ["LEASES", "LeaderElector"]
@@ -108,9 +109,7 @@ class LeaderElector:
                     self.is_leader = False
                     return
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await tasks.cancel_and_wait(task)
 
     async def _renew_within_deadline(self) -> bool:
         deadline = time.monotonic() + self.renew_deadline
