@@ -3,9 +3,6 @@ watch-fed view the gateway routes by (both adapters)."""
 
 from __future__ import annotations
 
-import pathlib
-from collections.abc import AsyncIterator
-
 import orjson
 import pytest
 
@@ -13,20 +10,6 @@ from bcs import errors
 from bcs.core import discovery, tasks
 from bcs.core import kv as kv_mod
 from tests import services
-
-
-@pytest.fixture(params=services.KV_KINDS)
-async def kv(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIterator[kv_mod.KV]:
-    etcd_url = request.getfixturevalue("etcd_endpoint") if request.param == "etcd" else None
-    async with services.open_kv(request.param, tmp_path=tmp_path, etcd_url=etcd_url) as store:
-        yield store
-
-
-@pytest.fixture
-async def prefix(kv: kv_mod.KV) -> AsyncIterator[str]:
-    name = services.unique_prefix("discovery")
-    yield name
-    await kv.delete_prefix(name)
 
 
 def _driver(ip: str = "127.0.0.7", cluster: str = "BCS-MESOS-10001") -> discovery.ServerInfo:

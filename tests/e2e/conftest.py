@@ -81,3 +81,43 @@ def serve(*args: str, env: dict[str, str], timeout: float = 60.0) -> Served:
         process.wait()
         pytest.fail("bcs serve did not start:\n" + "".join(output))
     return Served(process=process, url=url[0], output=output, ca_file=ca[0] if ca else None)
+
+
+@attrs.define
+class Process:
+    """A ``python -m bcs ...`` child (without the caller's ``BCS_*`` settings) whose combined output is
+    collected line by line."""
+
+    popen: subprocess.Popen[str]
+    output: list[str] = attrs.field(factory=list)
+
+    @classmethod
+    def start(cls, *args: str, env: dict[str, str] | None = None) -> Process:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "bcs", *args],
+            cwd=ROOT,
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("BCS_")}, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        proc = cls(popen)
+        threading.Thread(target=proc._pump, daemon=True).start()
+        return proc
+
+    def _pump(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.output.append(line)
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        try:
+            return self.popen.wait(20)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            return self.popen.wait()

@@ -11,10 +11,7 @@ import asyncio
 import os
 import pathlib
 import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -44,45 +41,6 @@ spec:
     image: nginx:1.27
 """
 pytestmark = pytest.mark.e2e
-
-
-@attrs.define
-class Process:
-    """A child process whose combined output is collected line by line."""
-
-    popen: subprocess.Popen[str]
-    output: list[str] = attrs.field(factory=list)
-
-    @classmethod
-    def start(cls, *args: str, env: dict[str, str] | None = None) -> Process:
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "bcs", *args],
-            cwd=conftest.ROOT,
-            env={**{k: v for k, v in os.environ.items() if not k.startswith("BCS_")}, **(env or {})},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        proc = cls(popen)
-        threading.Thread(target=proc._pump, daemon=True).start()
-        return proc
-
-    def _pump(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.output.append(line)
-
-    def text(self) -> str:
-        return "".join(self.output)
-
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(20)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait()
 
 
 @attrs.define
@@ -145,7 +103,7 @@ async def kubectl(
 
 
 @pytest.fixture
-async def world(tmp_path: pathlib.Path) -> AsyncIterator[tuple[Gateway, Process, Process]]:
+async def world(tmp_path: pathlib.Path) -> AsyncIterator[tuple[Gateway, conftest.Process, conftest.Process]]:
     if not os.access(KUBECTL, os.X_OK):
         pytest.fail(f"{KUBECTL} is needed: this test drives the real kubectl binary")
     env = {
@@ -154,10 +112,10 @@ async def world(tmp_path: pathlib.Path) -> AsyncIterator[tuple[Gateway, Process,
         "BCS_GATEWAY__UNAVAILABLE_AFTER": "1.0",
     }
     served = await asyncio.to_thread(conftest.serve, "--config", "config/bcs.toml", env=env)
-    sim = Process.start(
+    sim = conftest.Process.start(
         "sim", "kube", "--clusters", "1", "--nodes", "1", "--kubeconfig-out", str(tmp_path / "sim")
     )
-    agent: Process | None = None
+    agent: conftest.Process | None = None
     try:
         assert served.url.startswith("https://")
         assert served.ca_file is not None
@@ -171,7 +129,7 @@ async def world(tmp_path: pathlib.Path) -> AsyncIterator[tuple[Gateway, Process,
         assert status == 200, body
         register_token = body["data"]["token"]
         started = time.monotonic()
-        agent = Process.start(
+        agent = conftest.Process.start(
             *("agent", "kube", "--gateway", served.url, "--cluster-id", CID),
             *("--kubeconfig", sim_kubeconfig, "--gateway-ca", served.ca_file),
             env={"USER_TOKEN": register_token},
@@ -197,7 +155,7 @@ async def world(tmp_path: pathlib.Path) -> AsyncIterator[tuple[Gateway, Process,
 
 
 async def test_kubectl_through_the_gateway(
-    world: tuple[Gateway, Process, Process], tmp_path: pathlib.Path
+    world: tuple[Gateway, conftest.Process, conftest.Process], tmp_path: pathlib.Path
 ) -> None:
     gw, sim, _agent = world
     cache = tmp_path / "home" / "cache"

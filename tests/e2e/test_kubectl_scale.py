@@ -13,9 +13,7 @@ import os
 import pathlib
 import re
 import signal
-import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator
 
 import attrs
@@ -24,6 +22,7 @@ import pytest
 from bcs.plugins.k8s.kube import client, leader
 from tests import services
 from tests.e2e import conftest
+from tests.sim.kube.conftest import Kubectl
 
 KUBECTL = "/usr/bin/kubectl"
 SIM_LINE = re.compile(r"cluster sim-0: (\S+) kubeconfig=(\S+)")
@@ -57,69 +56,6 @@ spec:
 
 
 @attrs.define
-class Process:
-    """A ``python -m bcs ...`` child whose combined output is collected line by line."""
-
-    popen: subprocess.Popen[str]
-    output: list[str] = attrs.field(factory=list)
-
-    @classmethod
-    def start(cls, *args: str) -> Process:
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "bcs", *args],
-            cwd=conftest.ROOT,
-            env={k: v for k, v in os.environ.items() if not k.startswith("BCS_")},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        proc = cls(popen)
-        threading.Thread(target=proc._pump, daemon=True).start()
-        return proc
-
-    def _pump(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.output.append(line)
-
-    def text(self) -> str:
-        return "".join(self.output)
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-        try:
-            return self.popen.wait(20)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait()
-
-
-@attrs.define
-class Kubectl:
-    kubeconfig: str
-    cache: pathlib.Path
-
-    async def __call__(self, *args: str, stdin: str | None = None) -> str:
-        proc = await asyncio.create_subprocess_exec(
-            KUBECTL,
-            f"--kubeconfig={self.kubeconfig}",
-            f"--cache-dir={self.cache}",
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "HOME": str(self.cache.parent)},
-        )
-        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), 60)
-        if proc.returncode:
-            pytest.fail(
-                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{err.decode()}\n{out.decode()}"
-            )
-        return out.decode()
-
-
-@attrs.define
 class World:
     kubectl: Kubectl
     kube: client.KubeClient  # polls the simulator cheaply; every action goes through kubectl
@@ -146,8 +82,8 @@ class World:
 async def world(tmp_path: pathlib.Path) -> AsyncIterator[World]:
     if not os.access(KUBECTL, os.X_OK):
         pytest.fail(f"{KUBECTL} is needed: this test drives the real kubectl binary")
-    sim = Process.start("sim", "kube", "--nodes", "2", "--kubeconfig-out", str(tmp_path / "sim"))
-    operator: Process | None = None
+    sim = conftest.Process.start("sim", "kube", "--nodes", "2", "--kubeconfig-out", str(tmp_path / "sim"))
+    operator: conftest.Process | None = None
     try:
         match = await services.eventually(lambda: SIM_LINE.search(sim.text()), what="the simulator's address")
         kubeconfig = match.group(2)
@@ -162,7 +98,7 @@ async def world(tmp_path: pathlib.Path) -> AsyncIterator[World]:
         assert (
             "customresourcedefinition.apiextensions.k8s.io/gamedeployments.tkex.tencent.com" in out.decode()
         )
-        operator = Process.start(
+        operator = conftest.Process.start(
             *("operator", "--kubeconfig", kubeconfig, "--operators", "gamedeployment,gamestatefulset"),
             *("--retry-period", "0.2"),
         )
@@ -183,7 +119,7 @@ async def world(tmp_path: pathlib.Path) -> AsyncIterator[World]:
 
 async def test_kubectl_scale_game_workloads(world: World) -> None:
     kubectl = world.kubectl
-    out = await kubectl("apply", "-f", "-", stdin=MANIFESTS)
+    out = (await kubectl("apply", "-f", "-", stdin=MANIFESTS)).out
     assert "gamedeployment.tkex.tencent.com/web created" in out
     assert "gamestatefulset.tkex.tencent.com/gs created" in out
 
@@ -196,32 +132,33 @@ async def test_kubectl_scale_game_workloads(world: World) -> None:
 
     full = {"replicas": 2, "readyReplicas": 2, "updatedReadyReplicas": 2}
     await services.eventually(lambda: converged("gamedeployments", "web", 2, **full), timeout=30, what="web")
-    rows = (await kubectl("get", "gamedeployments")).splitlines()
+    rows = (await kubectl("get", "gamedeployments")).out.splitlines()
     assert rows[0].split() == ["NAME", "DESIRED", "UPDATED", "UPDATED_READY", "READY", "TOTAL", "STEP", "AGE"]
     assert rows[1].split()[:7] == ["web", "2", "2", "2", "2", "2", "0"]
 
-    out = await kubectl("scale", "gamedeployment/web", "--replicas=4")
+    out = (await kubectl("scale", "gamedeployment/web", "--replicas=4")).out
     assert "gamedeployment.tkex.tencent.com/web scaled" in out
     full = {"replicas": 4, "readyReplicas": 4, "updatedReadyReplicas": 4}
     await services.eventually(
         lambda: converged("gamedeployments", "web", 4, **full), timeout=30, what="web x4"
     )
-    assert (await kubectl("get", "gd", "web", "--no-headers")).split()[:6] == ["web", "4", "4", "4", "4", "4"]
-    out = await kubectl("scale", "gamedeployment/web", "--replicas=1")
+    row = (await kubectl("get", "gd", "web", "--no-headers")).out.split()
+    assert row[:6] == ["web", "4", "4", "4", "4", "4"]
+    out = (await kubectl("scale", "gamedeployment/web", "--replicas=1")).out
     assert "gamedeployment.tkex.tencent.com/web scaled" in out
     await services.eventually(
         lambda: converged("gamedeployments", "web", 1, replicas=1), timeout=30, what="web x1"
     )
 
     await services.eventually(lambda: converged("gamestatefulsets", "gs", ["gs-0"]), timeout=30, what="gs-0")
-    out = await kubectl("scale", "gamestatefulset/gs", "--replicas=3")
+    out = (await kubectl("scale", "gamestatefulset/gs", "--replicas=3")).out
     assert "gamestatefulset.tkex.tencent.com/gs scaled" in out
     full = {"replicas": 3, "readyReplicas": 3, "updatedReadyReplicas": 3, "currentReplicas": 3}
     names = ["gs-0", "gs-1", "gs-2"]
     await services.eventually(
         lambda: converged("gamestatefulsets", "gs", names, **full), timeout=30, what="gs x3"
     )
-    rows = (await kubectl("get", "gamestatefulsets")).splitlines()
+    rows = (await kubectl("get", "gamestatefulsets")).out.splitlines()
     assert rows[0].split() == [
         "NAME",
         "DESIRED",
@@ -233,13 +170,13 @@ async def test_kubectl_scale_game_workloads(world: World) -> None:
         "AGE",
     ]
     assert rows[1].split()[:7] == ["gs", "3", "3", "3", "3", "3", "3"]
-    out = await kubectl("scale", "gsts/gs", "--replicas=1")
+    out = (await kubectl("scale", "gsts/gs", "--replicas=1")).out
     assert "gamestatefulset.tkex.tencent.com/gs scaled" in out
     await services.eventually(
         lambda: converged("gamestatefulsets", "gs", ["gs-0"], replicas=1), timeout=30, what="gs x1"
     )
     path = "/apis/tkex.tencent.com/v1alpha1/namespaces/default/gamestatefulsets/gs/scale"
-    scale = json.loads(await kubectl("get", "--raw", path))
+    scale = json.loads((await kubectl("get", "--raw", path)).out)
     assert (scale["spec"]["replicas"], scale["status"]["replicas"], scale["status"]["selector"]) == (
         1,
         1,
