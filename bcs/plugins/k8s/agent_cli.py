@@ -53,14 +53,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="INFO", help="log level (default INFO)")
 
 
-def _gateway_ssl(args: argparse.Namespace) -> ssl.SSLContext | bool:
-    if args.insecure_skip_tls_verify:
+def client_ssl(cafile: str | None, *, insecure: bool, option: str) -> ssl.SSLContext | bool:
+    """The TLS setting of an agent's client: off with ``--insecure-skip-tls-verify``, else the CA of
+    ``option`` when given, else the system's trust store. A bad CA file is a ConfigError naming it."""
+    if insecure:
         return False
-    if args.gateway_ca:
+    if cafile:
         try:
-            return ssl.create_default_context(cafile=args.gateway_ca)
+            return ssl.create_default_context(cafile=cafile)
         except (OSError, ssl.SSLError) as e:
-            raise errors.ConfigError(f"--gateway-ca {args.gateway_ca}: {e}") from None
+            raise errors.ConfigError(f"{option} {cafile}: {e}") from None
     return True
 
 
@@ -82,7 +84,9 @@ def build(args: argparse.Namespace, environ: dict[str, str] | None = None) -> ag
         cluster_id=args.cluster_id,
         user_token=token,
         access=access,
-        gateway_ssl=_gateway_ssl(args),
+        gateway_ssl=client_ssl(
+            args.gateway_ca, insecure=args.insecure_skip_tls_verify, option="--gateway-ca"
+        ),
         period=args.period,
         external_addresses=external,
     )

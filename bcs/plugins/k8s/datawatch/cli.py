@@ -17,13 +17,13 @@ import asyncio
 import logging
 import os
 import signal
-import ssl
 import sys
 from collections.abc import Mapping
 
 import attrs
 
 from bcs import config, errors, logs
+from bcs.plugins.k8s import agent_cli
 from bcs.plugins.k8s import settings as k8s_settings
 from bcs.plugins.k8s.datawatch import settings as settings_mod
 
@@ -64,17 +64,6 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str]) -> setti
     return found
 
 
-def _ssl(args: argparse.Namespace) -> ssl.SSLContext | bool:
-    if args.insecure_skip_tls_verify:
-        return False
-    if args.storage_ca:
-        try:
-            return ssl.create_default_context(cafile=args.storage_ca)
-        except (OSError, ssl.SSLError) as e:
-            raise errors.ConfigError(f"--storage-ca {args.storage_ca}: {e}") from None
-    return True
-
-
 async def watch(
     args: argparse.Namespace, stop: asyncio.Event, *, environ: Mapping[str, str] | None = None
 ) -> None:
@@ -85,7 +74,8 @@ async def watch(
 
     environ = os.environ if environ is None else environ
     settings = load_settings(args, environ)
-    target = httpsink.HttpSink(args.storage, token=environ.get("USER_TOKEN", ""), ssl_context=_ssl(args))
+    tls = agent_cli.client_ssl(args.storage_ca, insecure=args.insecure_skip_tls_verify, option="--storage-ca")
+    target = httpsink.HttpSink(args.storage, token=environ.get("USER_TOKEN", ""), ssl_context=tls)
     try:
         async with await client.connect(args.kubeconfig, context=args.context) as kube:
             loop = cluster.DataWatch(kube, target, cluster_id=args.cluster_id, settings=settings)
