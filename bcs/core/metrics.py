@@ -41,9 +41,6 @@ class JoinedRegistries(Collector):
 
         return detach
 
-    def __len__(self) -> int:
-        return len(self._attached)
-
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             attached = list(self._attached.values())
