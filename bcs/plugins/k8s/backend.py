@@ -21,7 +21,6 @@ from bcs.core import backend, tasks
 from bcs.core import metrics as core_metrics
 from bcs.plugins.k8s import settings as settings_mod
 from bcs.plugins.k8s.datawatch import metrics as metrics_mod
-from bcs.plugins.k8s.operators import commands as operators_cli
 
 if TYPE_CHECKING:
     from bcs.plugins.k8s.datawatch import manager
@@ -51,13 +50,6 @@ class K8sBackend(backend.Backend):
     def name() -> str:
         return "k8s"
 
-    def _operators(self) -> tuple[str, ...]:
-        ready = tuple(o for o in self.settings.operators if o in operators_cli.OPERATORS)
-        later = sorted(set(self.settings.operators) - set(ready))
-        if later:
-            logger.warning("operators %s are not implemented yet; running %s", later, list(ready) or "none")
-        return ready
-
     async def start(self) -> None:
         # Imported here: the data watch and the operators pull in the Kubernetes client, which every
         # ``bcs`` command would otherwise pay for at start.
@@ -70,7 +62,7 @@ class K8sBackend(backend.Backend):
                 logger.warning("k8s: no storage service in this process; the data watch is off")
             else:
                 target = sink.ServiceSink(storage)
-        operators = self._operators()
+        operators = self.settings.operators  # validated against OPERATORS on load
         if target is None and not operators:
             return
         dw = self.settings.data_watch

@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 CRDS = client.Resource(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
-_CONTROLLERS: dict[str, Callable[..., Any]] = {  # in the order they start
+_CONTROLLERS: dict[str, Callable[..., Any]] = {  # one per name in OPERATORS, in the order they start
     "hook": hook_controller.HookController,
     "gamedeployment": gd_controller.GameDeploymentController,
     "gamestatefulset": gsts_controller.GameStatefulSetController,
@@ -135,7 +135,7 @@ async def run_operators(
 
     async def lead() -> None:
         built: list[Any] = [
-            _CONTROLLERS[name](kube, namespace=namespace) for name in OPERATORS if name in operators
+            build(kube, namespace=namespace) for name, build in _CONTROLLERS.items() if name in operators
         ]
         if controllers is not None:
             controllers.extend(built)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from bcs.plugins.k8s.settings import OPERATORS
+
 __all__ = ["CRD_DIR", "OPERATORS", "configure_crds_parser", "configure_parser", "run", "run_crds"]
 
 CRD_DIR = pathlib.Path(__file__).resolve().parent / "crds"  # package data (config/crds links here)
-OPERATORS = ("hook", "gamedeployment", "gamestatefulset")  # the order they start in
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
