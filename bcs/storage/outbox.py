@@ -2,15 +2,19 @@
 
 Write path (:class:`~bcs.storage.service.core.StorageService`)::
 
-    prepare(entries)   one bulk write to ``_bcs_outbox``: the entries, state "pending", owner = us
-    <the change>       one bulk write to the resource's collection
-    commit(entries)    in memory: the drainer may publish them now
-    (or uncertain(entries) when the change failed: it may or may not have landed)
+    groups = prepare(entries)   one write to ``_bcs_outbox``: the entries, state "pending", owner = us
+    <the change>                one bulk write to the resource's collection
+    commit(groups, facts)       in memory: the drainer may publish them now
+    (or uncertain(groups) when the change failed: it may or may not have landed)
 
-The drainer (:meth:`Outbox.run`, a guarded task) publishes committed entries in commit order with
-publisher confirms (``Bus.publish_many``), then deletes them; a failed publish is retried with
-backoff, so the order per object is kept and nothing is skipped. While the bus is down the committed
-entries are *parked*: marked "ready" in the store, so a restart replays them exactly. Each entry
+The entries of one change are stored together, as one *group* document per (at most)
+:data:`GROUP_ENTRIES` entries: recording and forgetting a batch of a thousand changes is a couple of
+document writes, not a thousand (MongoDB-wire servers pay per document, and a delete by a long
+``$in`` of ids costs more than the changes themselves). The drainer (:meth:`Outbox.run`, a guarded
+task) publishes committed groups in commit order with publisher confirms (``Bus.publish_many``),
+then deletes them; a failed publish is retried with backoff, so the order per object is kept and
+nothing is skipped. While the bus is down the committed groups are *parked*: marked "ready" in the
+store, so a restart replays them exactly. Each entry
 gives a public message (only for ``publish_resources``; exchange ``bcs-storage``, routing key =
 resourceType, the upstream headers) and a watch message (every change, on the internal exchange
 ``<exchange>.watch``; see :mod:`bcs.storage.service.messages`). Message ids are the entry ids, stable
@@ -20,9 +24,9 @@ Several processes share one outbox. Each entry has an ``owner`` (a process id), 
 publishes it, so one writer's changes stay in order. Owners renew a lease in ``_bcs_outbox_owners``;
 when a lease has expired (or the owner left at shutdown, which expires its lease at once), another
 process *claims* the owner with a conditional soft delete of its lease document, which exactly one
-claimer wins, adopts the owner's entries (re-owning them) and publishes them: "ready" ones as they
-are, "pending" ones (the owner died between recording and confirming a change) only when the store
-shows that the change landed, else they are dropped. Uncertain entries of our own get that
+claimer wins, adopts the owner's groups (re-owning them) and publishes them: "ready" ones as they
+are, "pending" ones (the owner died between recording and confirming a change) entry by entry, only
+where the store shows that the change landed; the others are dropped. Uncertain entries of our own get that
 check too. Double faults (a claimer dying mid-adoption, a partitioned owner still draining) give
 duplicate publications with the same message id, never gaps. Order per object holds when one process
 writes the object, which the data watch guarantees (one owner per cluster).
@@ -39,10 +43,11 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
+import orjson
 
 from bcs import errors
 from bcs.core import bus as bus_port
@@ -50,16 +55,20 @@ from bcs.storage.service import messages as msg
 from bcs.storage.store import conditions as c
 from bcs.storage.store import port as store_port
 
-__all__ = ["Entry", "OUTBOX", "OWNERS", "Outbox"]
+__all__ = ["Entry", "GROUP_ENTRIES", "Group", "OUTBOX", "OWNERS", "Outbox", "count_entries"]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 OUTBOX = "_bcs_outbox"
 OWNERS = "_bcs_outbox_owners"
 PENDING, READY, VERIFY = "pending", "ready", "verify"
 DEFAULT_LEASE = 15.0  # seconds an owner's lease lasts; renewed every third of it
 DEFAULT_BATCH = 500  # entries per publish_many
+GROUP_ENTRIES = 200  # entries per stored group document
+GROUP_BYTES = 4 << 20  # JSON bytes of bodies per group document (MongoDB's limit is 16 MiB)
 RETRY_MIN, RETRY_MAX = 0.2, 10.0  # backoff bounds, seconds
+OLD_INDEX = "outbox_owner_seq"  # made by earlier versions; the (owner, state, seq) index replaces it
 CLOSE_FLUSH = 5.0  # seconds close() spends publishing what is left before parking it
 
 
@@ -97,27 +106,22 @@ class Entry:
     def name_field(self) -> str:
         return "resourceName" if self.kind == msg.RESOURCE else "eventKey"
 
-    def stored(self, owner: str, state: str) -> store_port.Upsert:
-        extra = {
+    def stored(self) -> dict[str, Any]:
+        """The entry as its group document lists it (watch facts travel beside, see :class:`Group`)."""
+        return {
+            "id": self.id,
             "seq": self.seq,
-            "owner": owner,
-            "state": state,
             "kind": self.kind,
             "collection": self.collection,
             "objectKey": dict(self.key),
             "event": self.event,
             "public": self.public,
             "headers": dict(self.headers),
+            "data": self.body,
         }
-        if self.watch is not None:
-            extra["watch"] = dict(self.watch)
-        return store_port.Upsert({"id": self.id}, self.body, extra)
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> Entry | None:
-        """The entry a stored document holds; None for a ghost (see :meth:`Outbox._adopt`)."""
-        if "data" not in doc or "seq" not in doc:
-            return None
+    def from_stored(cls, doc: Mapping[str, Any], watch: Mapping[str, Any] | None) -> Entry:
         return cls(
             id=doc["id"],
             seq=doc["seq"],
@@ -128,8 +132,83 @@ class Entry:
             public=doc["public"],
             headers=doc["headers"],
             body=doc["data"],
-            watch=doc.get("watch"),
+            watch=watch,
         )
+
+
+@attrs.frozen
+class Group:
+    """Entries recorded together: one document of ``_bcs_outbox``, published and deleted as one."""
+
+    id: str
+    entries: tuple[Entry, ...]
+
+    @property
+    def seq(self) -> int:
+        return self.entries[0].seq
+
+    def facts(self) -> list[Mapping[str, Any] | None]:
+        return [e.watch for e in self.entries]
+
+    def stored(self, owner: str, state: str) -> store_port.Upsert:
+        extra = {
+            "seq": self.seq,
+            "owner": owner,
+            "state": state,
+            "count": len(self.entries),
+            # One JSON text, not nested documents: Mongo-wire servers pay per field to encode,
+            # store and delete, and nothing ever queries inside the entries.
+            "entries": orjson.dumps([e.stored() for e in self.entries]).decode(),
+            "watch": self.facts(),
+        }
+        return store_port.Upsert({"id": self.id}, None, extra)
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Group | None:
+        """The group a stored document holds; None for a ghost (see :meth:`Outbox._adopt`)."""
+        if "entries" in doc and "seq" in doc:
+            entries = orjson.loads(doc["entries"])
+            facts = doc.get("watch") or [None] * len(entries)
+            return cls(doc["id"], tuple(map(Entry.from_stored, entries, facts)))
+        if "data" in doc and "seq" in doc and "kind" in doc:  # one entry per document (earlier versions)
+            return cls(doc["id"], (Entry.from_stored(doc, doc.get("watch")),))
+        return None
+
+
+def _groups(entries: Sequence[Entry], new_id: Callable[[], str]) -> list[Group]:
+    """``entries`` cut into groups of at most GROUP_ENTRIES entries and about GROUP_BYTES of bodies."""
+    out: list[Group] = []
+    chunk: list[Entry] = []
+    size = 0
+    for e in entries:
+        n = len(orjson.dumps(e.body))
+        if chunk and (len(chunk) >= GROUP_ENTRIES or size + n > GROUP_BYTES):
+            out.append(Group(new_id(), tuple(chunk)))
+            chunk, size = [], 0
+        chunk.append(e)
+        size += n
+    if chunk:
+        out.append(Group(new_id(), tuple(chunk)))
+    return out
+
+
+def _first(items: Iterable[_T], size: Callable[[_T], int], limit: int) -> list[_T]:
+    """The first items (at least one) holding at most ``limit`` entries in all."""
+    out: list[_T] = []
+    total = 0
+    for item in items:
+        n = size(item)
+        if out and total + n > limit:
+            break
+        out.append(item)
+        total += n
+    return out
+
+
+async def count_entries(store: store_port.Store, where: c.Condition | None = None) -> int:
+    """How many entries the stored groups matching ``where`` hold (for tests and benchmarks)."""
+    docs = await store.find(OUTBOX, c.Query(where, fields=["count"], include_deleted=True))
+    return sum(d.get("count", 1) for d in docs)
 
 
 def _ident(doc: Mapping[str, Any], fields: Sequence[str]) -> tuple[Any, ...]:
@@ -168,9 +247,9 @@ class Outbox:
         self.owner = owner or _owner_id()
         self.lease = lease
         self.batch = batch
-        self._memory: dict[str, Entry] = {}  # committed, not yet published, in commit order
-        self._uncertain: dict[str, Entry] = {}  # their change failed; to be checked against the store
-        self._backlog = True  # our entries may wait in the store (parked, adopted, left by a restart)
+        self._memory: dict[str, Group] = {}  # committed, not yet published, in commit order
+        self._uncertain: dict[str, Group] = {}  # their change failed; to be checked against the store
+        self._backlog = True  # our groups may wait in the store (parked, adopted, left by a restart)
         self._wake = asyncio.Event()
         self._registered = False
         self._indexed = False
@@ -180,33 +259,41 @@ class Outbox:
 
     # -- the write path ---------------------------------------------------------------------------
 
+    def _next_id(self) -> str:
+        return f"{self.owner}:{next(self._counter)}"
+
     def entry(self, **fields: Any) -> Entry:
         """A new entry with a fresh id and sequence number (fields as :class:`Entry`)."""
         # Microseconds since the epoch, strictly increasing here: sortable across processes too.
         self._seq = max(self._seq + 1, time.time_ns() // 1000)
-        return Entry(id=f"{self.owner}:{next(self._counter)}", seq=self._seq, **fields)
+        return Entry(id=self._next_id(), seq=self._seq, **fields)
 
-    async def prepare(self, entries: Sequence[Entry]) -> None:
-        """Record ``entries`` as pending, before their change is written."""
+    async def prepare(self, entries: Sequence[Entry]) -> list[Group]:
+        """Record ``entries`` as pending, before their change is written; the groups they are in."""
         if not entries:
-            return
+            return []
         if not self._registered:
             # Our lease exists before our first entry does, so nobody takes us for a dead owner.
             await self._heartbeat()
             self._registered = True
-        # Entry ids are new by construction: an insert, not an upsert (no lookup per entry).
-        await self.store.insert_many(OUTBOX, [e.stored(self.owner, PENDING) for e in entries])
+        groups = _groups(entries, self._next_id)
+        # Group ids are new by construction: an insert, not an upsert (no lookup per group).
+        await self.store.insert_many(OUTBOX, [g.stored(self.owner, PENDING) for g in groups])
+        return groups
 
-    def commit(self, entries: Iterable[Entry]) -> None:
-        """The change of ``entries`` is written: publish them."""
-        for e in entries:
-            self._memory[e.id] = e
+    def commit(self, groups: Sequence[Group], facts: Sequence[Mapping[str, Any] | None]) -> None:
+        """The change of ``groups`` is written: publish them. ``facts`` are the watch facts of
+        their entries, in order (None: the drainer looks the object up)."""
+        ids = (e.id for g in groups for e in g.entries)
+        told = dict(zip(ids, facts, strict=True))
+        for g in groups:
+            self._memory[g.id] = Group(g.id, tuple(attrs.evolve(e, watch=told[e.id]) for e in g.entries))
         self._wake.set()
 
-    def uncertain(self, entries: Iterable[Entry]) -> None:
-        """The change of ``entries`` failed and may or may not have been written."""
-        for e in entries:
-            self._uncertain[e.id] = e
+    def uncertain(self, groups: Iterable[Group]) -> None:
+        """The change of ``groups`` failed and may or may not have been written."""
+        for g in groups:
+            self._uncertain[g.id] = g
         self._wake.set()
 
     # -- the drainer --------------------------------------------------------------------------------
@@ -246,19 +333,29 @@ class Outbox:
         if self._uncertain:
             await self._mark(list(self._uncertain.values()), VERIFY, self._uncertain)
         if self._backlog:
-            where = c.And(c.Eq("owner", self.owner), c.In("state", [READY, VERIFY]))
-            docs = await self.store.find(OUTBOX, c.Query(where, sort=[("seq", 1)], limit=self.batch))
+            docs = await self._stored_batch()
             if docs:
                 await self._publish_stored(docs)
                 return True
             self._backlog = False
         if self._memory:
-            batch = list(itertools.islice(self._memory.values(), self.batch))
+            batch = _first(self._memory.values(), lambda g: len(g.entries), self.batch)
             await self._publish(batch, verify=())
-            for e in batch:
-                self._memory.pop(e.id, None)
+            for g in batch:
+                self._memory.pop(g.id, None)
             return True
         return False
+
+    async def _stored_batch(self) -> list[dict[str, Any]]:
+        """Our oldest stored groups waiting to be published ("ready" or "verify"), about a batch."""
+        where = c.And(c.Eq("owner", self.owner), c.In("state", [READY, VERIFY]))
+        heads = await self.store.find(
+            OUTBOX, c.Query(where, fields=["id", "count"], sort=[("seq", 1)], limit=self.batch)
+        )
+        ids = [d["id"] for d in _first(heads, lambda d: d.get("count", 1), self.batch)]
+        if not ids:
+            return []
+        return await self.store.find(OUTBOX, c.Query(c.In("id", ids), sort=[("seq", 1)]))
 
     async def close(self) -> None:
         """Publish what is left (briefly), park the rest and hand over. Call after ``run`` stopped."""
@@ -267,7 +364,8 @@ class Outbox:
                 while await self.drain_once():
                     pass
         except (errors.PortUnavailable, TimeoutError) as e:
-            logger.warning("outbox: %d change(s) left for the next start (%s)", len(self._memory), e)
+            left = sum(len(g.entries) for g in self._memory.values())
+            logger.warning("outbox: %d change(s) left for the next start (%s)", left, e)
         if not self._registered:
             return  # we never wrote an entry
         try:
@@ -285,27 +383,28 @@ class Outbox:
     # -- publishing ---------------------------------------------------------------------------------
 
     async def _publish_stored(self, docs: list[dict[str, Any]]) -> None:
-        entries, verify, ghosts = [], set(), []
+        groups, verify, ghosts = [], set(), []
         for doc in docs:
-            entry = Entry.from_doc(doc)
-            if entry is None:
+            group = Group.from_doc(doc)
+            if group is None:
                 ghosts.append(doc["id"])
                 continue
-            entries.append(entry)
+            groups.append(group)
             if doc.get("state") == VERIFY:
-                verify.add(entry.id)
-        await self._publish(entries, verify=verify, also_delete=ghosts)
+                verify.add(group.id)
+        await self._publish(groups, verify=verify, also_delete=ghosts)
 
     async def _publish(
-        self, entries: list[Entry], *, verify: Iterable[str], also_delete: Sequence[str] = ()
+        self, groups: list[Group], *, verify: Iterable[str], also_delete: Sequence[str] = ()
     ) -> None:
         verify = set(verify)
-        unknown = [e for e in entries if e.id in verify or e.watch is None]
+        entries = [(e, g.id in verify) for g in groups for e in g.entries]
+        unknown = [e for e, check in entries if check or e.watch is None]
         docs = await self._lookup(unknown, with_data=bool(verify)) if unknown else {}
         messages, changes = [], []
-        for e in entries:
+        for e, check in entries:
             doc = docs.get(e.ident())
-            if e.id in verify and not _reflects(e, doc):
+            if check and not _reflects(e, doc):
                 continue  # the change never landed (or a later one replaced it): nothing to tell
             if e.public:
                 messages.append(msg.public_message(e, exchange=self.exchange))
@@ -314,7 +413,7 @@ class Outbox:
         if messages:
             await self.bus.publish_many(messages)
             self.published += len(messages)
-        ids = [e.id for e in entries] + list(also_delete)
+        ids = [g.id for g in groups] + list(also_delete)
         await self.store.purge(OUTBOX, c.In("id", ids))
 
     async def _lookup(
@@ -336,20 +435,19 @@ class Outbox:
 
     # -- parking, leases, adoption ------------------------------------------------------------------
 
-    async def _mark(self, entries: list[Entry], state: str, pending: dict[str, Entry]) -> None:
-        """Set the state (and watch facts) of our stored ``entries``, then forget them from ``pending``."""
+    async def _mark(self, groups: list[Group], state: str, pending: dict[str, Group]) -> None:
+        """Set the state (and watch facts) of our stored ``groups``, then forget them from ``pending``."""
         updates = [
-            store_port.Upsert({"id": e.id}, None, {"state": state, **({"watch": e.watch} if e.watch else {})})
-            for e in entries
+            store_port.Upsert({"id": g.id}, None, {"state": state, "watch": g.facts()}) for g in groups
         ]
         for start in range(0, len(updates), self.batch):
             await self.store.upsert_many(OUTBOX, updates[start : start + self.batch])
-        for e in entries:
-            pending.pop(e.id, None)
+        for g in groups:
+            pending.pop(g.id, None)
         self._backlog = True
 
     async def _park(self) -> None:
-        """Committed entries wait in the store as "ready" (a restart replays them exactly)."""
+        """Committed groups wait in the store as "ready" (a restart replays them exactly)."""
         if self._memory:
             await self._mark(list(self._memory.values()), READY, self._memory)
 
@@ -361,10 +459,14 @@ class Outbox:
         if not self._indexed:
             for name, keys, unique in (
                 ("outbox_id", [("id", 1)], True),
-                ("outbox_owner_seq", [("owner", 1), ("seq", 1)], False),
+                # Covers the backlog's (owner, state) whole: some servers plan no index otherwise.
+                ("outbox_owner_state_seq", [("owner", 1), ("state", 1), ("seq", 1)], False),
             ):
                 with contextlib.suppress(errors.Conflict):  # an equal index exists under another name
                     await self.store.ensure_index(OUTBOX, name, keys, unique=unique)
+            if OLD_INDEX in {i.name for i in await self.store.list_indexes(OUTBOX)}:
+                with contextlib.suppress(errors.NotFound):  # another process dropped it first
+                    await self.store.drop_index(OUTBOX, OLD_INDEX)
             self._indexed = True
         await self._heartbeat()
         self._registered = True
@@ -400,14 +502,16 @@ class Outbox:
                     logger.info("outbox: adopted %d unpublished change(s) of %s", adopted, owner)
 
     async def _adopt(self, owner: str) -> int:
-        """Re-own ``owner``'s entries: "ready" stay ready, others must be checked (see ``_reflects``)."""
+        """Re-own ``owner``'s groups: "ready" stay ready, others must be checked (see ``_reflects``)."""
         total = 0
         while docs := await self.store.find(
             OUTBOX,
-            c.Query(c.Eq("owner", owner), fields=["id", "state"], sort=[("seq", 1)], limit=self.batch),
+            c.Query(
+                c.Eq("owner", owner), fields=["id", "state", "count"], sort=[("seq", 1)], limit=self.batch
+            ),
         ):
-            # Upserts by id; one whose entry was deleted meanwhile becomes a ghost without data,
-            # which the drainer deletes.
+            # Upserts by id; one whose group was deleted meanwhile becomes a ghost without
+            # entries, which the drainer deletes.
             updates = [
                 store_port.Upsert(
                     {"id": d["id"]},
@@ -417,7 +521,7 @@ class Outbox:
                 for d in docs
             ]
             await self.store.upsert_many(OUTBOX, updates)
-            total += len(docs)
+            total += sum(d.get("count", 1) for d in docs)
         self._backlog = self._backlog or total > 0
         return total
 

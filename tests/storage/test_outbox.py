@@ -182,7 +182,7 @@ async def test_writes_succeed_while_the_bus_is_down_and_are_published_after(stor
             expected = await _churn(service)
             # The drainer failed and parked the changes in the store, ready for anyone.
             deadline = asyncio.get_running_loop().time() + DEADLINE
-            while await store.count(outbox.OUTBOX, c.Eq("state", "ready")) < 8:
+            while await outbox.count_entries(store, c.Eq("state", "ready")) < 8:
                 assert asyncio.get_running_loop().time() < deadline
                 await asyncio.sleep(0.02)
             assert bus.failed > 0
@@ -203,7 +203,9 @@ async def test_a_restart_publishes_what_was_left(store: port.Store) -> None:
     dead.down = True
     async with running(store, dead) as first:
         expected = await _churn(first)
-    assert await store.count(outbox.OUTBOX, None) == expected + 1  # + the ConfigMap's (watch only)
+    # + the ConfigMap's (watch only); one group document per write
+    assert await outbox.count_entries(store) == expected + 1
+    assert await store.count(outbox.OUTBOX, None) == 6
 
     bus = FlakyBus()
     await bus.start()
@@ -375,4 +377,74 @@ async def test_watch_streams_see_each_change_once_however_batches_are_grouped() 
     finally:
         await hub.release(stream)
         await hub.close()
+        await bus.close()
+
+
+async def test_a_large_write_is_recorded_in_groups_and_published_in_order(store: port.Store) -> None:
+    n = 2 * outbox.GROUP_ENTRIES + 50
+    bus = FlakyBus()
+    await bus.start()
+    consumer = await Consumer.bind(bus, EXCHANGE, routing_key="Pod")
+    try:
+        async with running(store, bus, lease=0.3, drain=False) as dead:
+            await dead.put_resources([pod(f"p{i}", 1) for i in range(n)])
+            # Recorded as three documents, before anything is published.
+            assert await store.count(outbox.OUTBOX, None) == 3
+            assert await outbox.count_entries(store) == n
+        # Its process died: another adopts the groups, checks them against the store, publishes.
+        async with running(store, bus, lease=0.3) as service:
+            messages = await consumer.wait_for(n)
+            await _drained(service)
+        assert [m.headers["resourceName"] for m in messages] == [f"p{i}" for i in range(n)]
+        assert len(consumer.received) == n
+    finally:
+        await consumer.close()
+        await bus.close()
+
+
+async def test_entries_stored_one_per_document_by_an_older_version_are_published(
+    store: port.Store,
+) -> None:
+    # What an earlier version left in the outbox: one document per entry, owned by a process that
+    # is gone, and the index it made.
+    old = "old-host-1-abcdef12"
+    await store.ensure_index(outbox.OUTBOX, outbox.OLD_INDEX, [("owner", 1), ("seq", 1)])
+    await store.upsert(outbox.OWNERS, {"owner": old}, None, extra={"leaseUntil": port.EPOCH})
+    await store.upsert(
+        outbox.OUTBOX,
+        {"id": f"{old}:1"},
+        {"metadata": {"name": "legacy"}, "v": 1},
+        extra={
+            "seq": 1,
+            "owner": old,
+            "state": "ready",
+            "kind": messages.RESOURCE,
+            "collection": "Pod",
+            "objectKey": pod("legacy", 1).key(),
+            "event": "update",
+            "public": True,
+            "headers": {
+                "clusterId": "BCS-K8S-1",
+                "namespace": "default",
+                "resourceType": "Pod",
+                "resourceName": "legacy",
+                "event": "update",
+            },
+        },
+    )
+    await store.upsert("Pod", pod("legacy", 1).key(), {"metadata": {"name": "legacy"}, "v": 1})
+    bus = FlakyBus()
+    await bus.start()
+    consumer = await Consumer.bind(bus, EXCHANGE)
+    try:
+        async with running(store, bus) as service:
+            (message,) = await consumer.wait_for(1)
+            await _drained(service)
+        assert message.message_id == f"{old}:1"
+        assert pods([message], "legacy") == [("update", 1)]
+        indexes = {i.name for i in await store.list_indexes(outbox.OUTBOX)}
+        assert outbox.OLD_INDEX not in indexes
+        assert "outbox_owner_state_seq" in indexes
+    finally:
+        await consumer.close()
         await bus.close()

@@ -13,8 +13,6 @@ import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from bcs.storage import outbox
 from bcs.storage.service import documents, messages, records, watch
 from bcs.storage.store import conditions as c
@@ -69,13 +67,13 @@ class StorageService:
         ``change`` returns, per entry, what watchers are told (:func:`messages.watch_facts`), or None to let
         the drainer look the object up.
         """
-        await self.outbox.prepare(entries)
+        groups = await self.outbox.prepare(entries)
         try:
             facts = await change()
         except BaseException:
-            self.outbox.uncertain(entries)  # it may have landed: the drainer checks the store
+            self.outbox.uncertain(groups)  # it may have landed: the drainer checks the store
             raise
-        self.outbox.commit(attrs.evolve(e, watch=f) for e, f in zip(entries, facts, strict=True))
+        self.outbox.commit(groups, facts)
 
     # -- dynamic resources ------------------------------------------------------------------------
 

@@ -63,12 +63,39 @@ def _all_of(parts: list[dict[str, Any]]) -> dict[str, Any]:
             if k.startswith("$"):
                 return {"$and": parts}
             if k in merged:
+                if merged[k] == v:  # said twice
+                    continue
                 before, now = _operators(merged[k]), _operators(v)
+                both = _intersection(k, before, now)
+                if both is not None:
+                    merged[k] = both
+                    continue
                 if set(before) & set(now):
                     return {"$and": parts}
                 v = {**before, **now}
             merged[k] = v
     return merged
+
+
+def _intersection(field: str, a: dict[str, Any], b: dict[str, Any]) -> Any:
+    """Two value lists on a feature field (``$eq``/``$in``) as the one that says both, else None.
+
+    A condition and-ed with a narrower one naming the same objects (as deletes do) so stays one flat
+    filter that the key index serves. Only feature fields: the store keeps them scalar, and on an
+    array field two ``$in`` may both match where their intersection does not."""
+    if field not in conditions.FEATURE_FIELDS or len(a) != 1 or len(b) != 1:
+        return None
+    lists = []
+    for ops in (a, b):
+        if "$in" in ops:
+            lists.append(ops["$in"])
+        elif "$eq" in ops:
+            lists.append([ops["$eq"]])
+        else:
+            return None
+    allowed = {(isinstance(v, bool), v) for v in lists[1]}  # True is not 1 to Mongo
+    common = [v for v in lists[0] if (isinstance(v, bool), v) in allowed]
+    return common[0] if len(common) == 1 else {"$in": common}
 
 
 def where(cond: conditions.Condition | None, *, include_deleted: bool = False) -> dict[str, Any]:
