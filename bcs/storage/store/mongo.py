@@ -141,6 +141,11 @@ class MongoStore(port.Store):
         fields[port.DELETED] = False
         return port.encode(fields, date_marker=False)
 
+    def _update(self, item: port.Upsert, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``fields`` without the key's: an upsert's insert takes them from the filter's equalities,
+        and setting them again costs a Mongo-wire server an index check per field."""
+        return {k: v for k, v in fields.items() if k not in item.key}
+
     async def upsert(
         self,
         collection: str,
@@ -158,7 +163,7 @@ class MongoStore(port.Store):
         async with self._call(f"upsert into {collection}"):
             before = await col.find_one_and_update(
                 match,
-                {"$set": fields, "$setOnInsert": {port.CREATE_TIME: now}},
+                {"$set": self._update(item, fields), "$setOnInsert": {port.CREATE_TIME: now}},
                 upsert=True,
                 projection={"_id": 0},
                 return_document=ReturnDocument.BEFORE,
@@ -186,6 +191,7 @@ class MongoStore(port.Store):
             match = mongosearch.filter_of(conditions.key_match(item.key))
             ident = _ident(frozenset(item.key), item.key)
             idents.add(ident)
+            fields = self._update(item, fields)
             if ident in created:  # live now: it keeps its createTime
                 update = {"$set": fields, "$setOnInsert": {port.CREATE_TIME: now}}
                 out.append({port.CREATE_TIME: created[ident], port.UPDATE_TIME: now})
