@@ -146,6 +146,9 @@ async def test_failover_skips_an_address_that_refuses(
 ) -> None:
     dead = f"https://127.0.0.1:{services.free_port()}"
     await upstream.register(app, CID, server=f"{dead},{recorder.url}", ca_pem=recorder.ca_pem, token="t")
+    # The cached upstream (made by the fixture's registration) learns of the change through a watch.
+    written = await app[keys.CLUSTERS].revision()
+    await services.eventually(lambda: app[keys.UPSTREAMS].revision >= written, what="the watch applying it")
     for _ in range(3):
         async with client.get(f"{BASE}/version", headers=bearer(ADMIN_TOKEN)) as r:
             assert r.status == 200
