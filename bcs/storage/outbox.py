@@ -165,7 +165,7 @@ class Group:
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Group | None:
-        """The group a stored document holds; None for a ghost (see :meth:`Outbox._adopt`)."""
+        """The group a stored document holds; None for a ghost an earlier version left."""
         if "entries" in doc and "seq" in doc:
             entries = orjson.loads(doc["entries"])
             facts = doc.get("watch") or [None] * len(entries)
@@ -441,7 +441,8 @@ class Outbox:
             store_port.Upsert({"id": g.id}, None, {"state": state, "watch": g.facts()}) for g in groups
         ]
         for start in range(0, len(updates), self.batch):
-            await self.store.upsert_many(OUTBOX, updates[start : start + self.batch])
+            # An update, never an upsert: a group purged meanwhile stays gone.
+            await self.store.update_many(OUTBOX, updates[start : start + self.batch])
         for g in groups:
             pending.pop(g.id, None)
         self._backlog = True
@@ -481,7 +482,8 @@ class Outbox:
         recent = now - datetime.timedelta(seconds=self.lease)
         known = {d["owner"] for d in live} | {self.owner}
         known |= {d["owner"] for d in leases if d.get(store_port.DELETED) and d["updateTime"] > recent}
-        # A state update racing the purge of its entry leaves a ghost with neither owner nor data.
+        # Earlier versions could leave a ghost with neither owner nor entries (a state upsert racing
+        # the purge of its entry); states are updates now, which never create a document.
         await self.store.purge(OUTBOX, c.Exists("owner", present=False))
         # Owners of entries without a lease: a claimer died before finishing the adoption.
         while found := await self.store.find(
@@ -510,8 +512,8 @@ class Outbox:
                 c.Eq("owner", owner), fields=["id", "state", "count"], sort=[("seq", 1)], limit=self.batch
             ),
         ):
-            # Upserts by id; one whose group was deleted meanwhile becomes a ghost without
-            # entries, which the drainer deletes.
+            # Updates by id: a group its old owner purged meanwhile (it was alive after all) is
+            # not recreated.
             updates = [
                 store_port.Upsert(
                     {"id": d["id"]},
@@ -520,7 +522,7 @@ class Outbox:
                 )
                 for d in docs
             ]
-            await self.store.upsert_many(OUTBOX, updates)
+            await self.store.update_many(OUTBOX, updates)
             total += sum(d.get("count", 1) for d in docs)
         self._backlog = self._backlog or total > 0
         return total

@@ -142,3 +142,35 @@ async def test_keys_match_names_exactly_the_resources(store: port.Store) -> None
     ]
     assert await store.soft_delete("Pod", c.keys_match([pod("c1", None, "z")])) == 1
     assert await store.count("Pod", None) == 6
+
+
+async def test_update_many_sets_fields_on_existing_documents_and_creates_none(store: port.Store) -> None:
+    assert await store.update_many("Jobs", [port.Upsert({"id": "a"}, None, {"state": "x"})]) == 0
+    await store.upsert("Jobs", {"id": "a"}, {"v": 1}, extra={"state": "new", "keep": 1})
+    await store.upsert("Jobs", {"id": "gone"}, {"v": 1}, extra={"state": "new"})
+    await store.soft_delete("Jobs", c.Eq("id", "gone"))
+    before = (await store.find("Jobs", c.Query(c.Eq("id", "a"))))[0]
+    updated = await store.update_many(
+        "Jobs",
+        [
+            port.Upsert({"id": "a"}, None, {"state": "ready", "tags": ["t"]}),
+            port.Upsert({"id": "missing"}, {"v": 9}, {"state": "ready"}),
+            port.Upsert({"id": "gone"}, None, {"state": "ready"}),
+        ],
+    )
+    assert updated == 2  # "a" and the soft-deleted "gone"; "missing" is not created
+    docs = {d["id"]: d for d in await store.find("Jobs", c.Query(include_deleted=True))}
+    assert set(docs) == {"a", "gone"}
+    a = docs["a"]
+    assert (a["state"], a["keep"], a["data"], a["tags"]) == ("ready", 1, {"v": 1}, ["t"])
+    assert a["createTime"] == before["createTime"]
+    assert a["updateTime"] >= before["updateTime"]
+    assert docs["gone"]["state"] == "ready"
+    assert docs["gone"][port.DELETED] is True  # updated, still deleted
+    assert [d["id"] for d in await store.find("Jobs", c.Query(c.Eq("tags", "t")))] == ["a"]
+    # Data is replaced when given, reserved names are refused before anything is written.
+    assert await store.update_many("Jobs", [port.Upsert({"id": "a"}, {"v": 2})]) == 1
+    assert (await store.find("Jobs", c.Query(c.Eq("id", "a"))))[0]["data"] == {"v": 2}
+    with pytest.raises(errors.BadRequest):
+        await store.update_many("Jobs", [port.Upsert({"id": "a"}, None, {"createTime": 1})])
+    assert await store.update_many("Jobs", []) == 0

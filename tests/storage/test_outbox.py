@@ -448,3 +448,17 @@ async def test_entries_stored_one_per_document_by_an_older_version_are_published
     finally:
         await consumer.close()
         await bus.close()
+
+
+async def test_parking_a_group_purged_meanwhile_does_not_bring_it_back(store: port.Store) -> None:
+    bus = FlakyBus()
+    bus.down = True
+    await bus.start()
+    service = core.StorageService(store, bus, settings=config.StorageSettings(), exchange=EXCHANGE)
+    await service.put_resource(pod("a", 1))  # recorded and committed; the bus is down
+    assert await store.count(outbox.OUTBOX, None) == 1
+    await store.purge(outbox.OUTBOX, None)  # as if a process that adopted it published it meanwhile
+    await service.outbox.close()  # cannot publish: parks what it holds, as an update of its group
+    assert await store.count(outbox.OUTBOX, None, include_deleted=True) == 0
+    assert await store.count(outbox.OWNERS, None, include_deleted=True) == 0  # nothing left: no lease
+    await bus.close()

@@ -232,6 +232,23 @@ class MongoStore(port.Store):
         async with self._call(f"insert into {collection}"):
             await col.insert_many(docs, ordered=False)
 
+    async def update_many(self, collection: str, items: Sequence[port.Upsert]) -> int:
+        col = self._col(collection)
+        # Some Mongo-wire servers create the collection on an update that matches nothing.
+        if not items or not await self._exists(collection):
+            return 0
+        now = self._clock.now()
+        ops = []
+        for item in items:
+            fields = port.set_fields(item.key, item.data, item.extra)
+            fields[port.UPDATE_TIME] = now
+            update = {"$set": self._update(item, port.encode(fields, date_marker=False))}
+            # The key alone (live or not): a filter the key's index covers whole.
+            ops.append(pymongo.UpdateOne(mongosearch.filter_of(conditions.key_match(item.key)), update))
+        async with self._call(f"update {collection}"):
+            result = await col.bulk_write(ops, ordered=True)
+        return result.matched_count
+
     async def _exists(self, collection: str) -> bool:
         """Whether the collection exists (remembered once seen: the port never drops one)."""
         if collection not in self._known:

@@ -139,6 +139,13 @@ class Store(ports.Port):
         second document otherwise). Items share one ``createTime``/``updateTime``."""
 
     @abc.abstractmethod
+    async def update_many(self, collection: str, items: Sequence[Upsert]) -> int:
+        """Set each item's ``data`` (unless None) and ``extra`` fields, and ``updateTime``, on the
+        document its key names; return how many items named one. Never creates a document (an
+        item whose key names none is skipped), never revives a soft-deleted one (it is updated and
+        stays deleted): for state kept beside documents that may be purged meanwhile."""
+
+    @abc.abstractmethod
     async def soft_delete(self, collection: str, where: conditions.Condition | None) -> int:
         """Set the deletion flag (and ``updateTime``) on matching live documents; return how many."""
 

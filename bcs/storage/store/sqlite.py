@@ -292,6 +292,26 @@ class SqliteStore(port.Store):
         for doc in docs:
             self._note_arrays(table, doc)
 
+    def _update(self, collection: str, items: Sequence[port.Upsert], now: datetime.datetime) -> int:
+        table = self._table(collection, create=False)
+        if table is None:
+            return 0
+        conn = self._db()
+        updated = 0
+        for item in items:
+            fields = port.set_fields(item.key, item.data, item.extra)
+            fields[port.UPDATE_TIME] = now
+            fields = port.encode(fields, date_marker=True)
+            sql, params = self._where(table, conditions.key_match(item.key), include_deleted=True)
+            row = conn.execute(f"SELECT id, doc FROM {table.name} WHERE {sql} LIMIT 1", params).fetchone()
+            if row is None:
+                continue
+            doc = {**orjson.loads(row[1]), **fields}
+            conn.execute(f"UPDATE {table.name} SET doc = ? WHERE id = ?", (_dumps(doc), row[0]))
+            self._note_arrays(table, fields)
+            updated += 1
+        return updated
+
     def _soft_delete(self, collection: str, where: conditions.Condition | None, now: Any) -> int:
         table = self._table(collection, create=False)
         if table is None:
@@ -400,6 +420,12 @@ class SqliteStore(port.Store):
         port.check_collection(collection)
         if items:
             await self._run(self._write, self._insert, collection, list(items), self._clock.now())
+
+    async def update_many(self, collection: str, items: Sequence[port.Upsert]) -> int:
+        port.check_collection(collection)
+        if not items:
+            return 0
+        return await self._run(self._write, self._update, collection, list(items), self._clock.now())
 
     async def soft_delete(self, collection: str, where: conditions.Condition | None) -> int:
         return await self._run(self._write, self._soft_delete, collection, where, self._clock.now())
