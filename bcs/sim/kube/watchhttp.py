@@ -122,10 +122,15 @@ async def serve(
             if now >= deadline:
                 break
             wake = min(deadline, next_bookmark) if bookmarks else deadline
-            try:
-                item = await asyncio.wait_for(w.queue.get(), max(wake - now, 0))
-            except TimeoutError:
-                item = False
+            if not w.queue.empty():
+                # Take what is queued without waiting: a wait with a timeout already due is
+                # cancelled before it can take anything, and a busy stream would go silent.
+                item = w.queue.get_nowait()
+            else:
+                try:
+                    item = await asyncio.wait_for(w.queue.get(), max(wake - now, 0))
+                except TimeoutError:
+                    item = False
             if item is None:
                 break
             if item:
