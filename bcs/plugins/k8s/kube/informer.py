@@ -25,6 +25,7 @@ from bcs.plugins.k8s.kube import client
 __all__ = ["Handler", "Informer", "key_of", "ADDED", "MODIFIED", "DELETED"]
 
 logger = logging.getLogger(__name__)
+YIELD_EVERY = 64  # watch events handled between two yields to the event loop
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 
@@ -166,7 +167,12 @@ class Informer:
             timeout_seconds=self.watch_timeout,
             **self.selectors,
         )
+        seen = 0
         async for event in stream:
+            seen += 1
+            if seen % YIELD_EVERY == 0:
+                # A burst arrives without the stream ever suspending: let the writers run too.
+                await asyncio.sleep(0)
             kind, obj = event.get("type"), event.get("object") or {}
             rv = _rv(obj)
             if rv:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -150,3 +151,38 @@ async def test_unreachable_server_is_retried() -> None:
             assert not task.done()
         finally:
             await _stop(task)
+
+
+async def test_a_burst_of_watch_events_leaves_room_for_other_tasks(sim: cluster.KubeSim) -> None:
+    # A watch delivers a burst without the stream ever suspending (it is all buffered): the informer
+    # must still let the rest of the process (the data watch's writers, the outbox) run between events.
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    seen: list[int] = []  # the tick count as each burst event was handled
+    async with await client.connect(sim.kubeconfig) as kube:
+        inf = informer.Informer(kube, CONFIGMAPS, namespace="default")
+        inf.add_handler(
+            lambda kind, obj, old: seen.append(ticks) if obj["metadata"]["name"].startswith("b-") else None
+        )
+        task = await _start(inf)
+        other = asyncio.create_task(ticker())
+        try:
+            configmaps = sim.cluster.registry.builtin("", "configmaps")
+            for i in range(3000):  # one burst, made without yielding
+                sim.cluster.api.create(configmaps, "default", {"metadata": {"name": f"b-{i}"}})
+            await until(lambda: len(seen) == 3000, what="the burst")
+        finally:
+            other.cancel()
+            await asyncio.gather(other, return_exceptions=True)
+            await _stop(task)
+    longest, run = 1, 1
+    for before, after in itertools.pairwise(seen):
+        run = run + 1 if after == before else 1
+        longest = max(longest, run)
+    assert longest <= informer.YIELD_EVERY
