@@ -50,10 +50,11 @@ def prune(obj: Any, s: Schema | None, *, root: bool = True, path: str = "") -> l
     return sorted(out)
 
 
-def _prune(x: Any, s: Schema | None, path: str, out: list[str]) -> None:
-    if s is not None and s.get("x-kubernetes-preserve-unknown-fields"):
-        _skip_prune(x, s, path, out)
-        return
+def _prune(x: Any, s: Schema | None, path: str, out: list[str], keep: bool = False) -> None:
+    """Drop what ``s`` does not specify (``keep``: under x-kubernetes-preserve-unknown-fields, where
+    unknown fields stay and only known ones are pruned below; it carries into list items, not into
+    the specified fields of an object)."""
+    keep = keep or (s is not None and bool(s.get("x-kubernetes-preserve-unknown-fields")))
     if isinstance(x, dict):
         if s is None:
             out.extend(_key(path, k) for k in x)
@@ -69,33 +70,18 @@ def _prune(x: Any, s: Schema | None, path: str, out: list[str]) -> None:
                 _prune(x[k], props[k], _key(path, k), out)
             elif has_addl:
                 _prune(x[k], addl, _key(path, k), out)
-            else:
+            elif not keep:
                 if k not in _META or path:
                     out.append(_key(path, k))
                 del x[k]
     elif isinstance(x, list):
         items = s.get("items") if s is not None else None
+        if not isinstance(items, dict):
+            if keep:
+                return  # unspecified items under preserve-unknown-fields stay whole
+            items = None
         for i, v in enumerate(x):
-            _prune(v, items if isinstance(items, dict) else None, f"{path}[{i}]", out)
-
-
-def _skip_prune(x: Any, s: Schema, path: str, out: list[str]) -> None:
-    if isinstance(x, dict):
-        props = s.get("properties") or {}
-        has_addl, addl = _additional(s)
-        embedded = s.get("x-kubernetes-embedded-resource")
-        for k in list(x):
-            if embedded and k in _META:
-                continue
-            if k in props:
-                _prune(x[k], props[k], _key(path, k), out)
-            elif has_addl:
-                _prune(x[k], addl, _key(path, k), out)
-    elif isinstance(x, list):
-        items = s.get("items")
-        if isinstance(items, dict):
-            for i, v in enumerate(x):
-                _skip_prune(v, items, f"{path}[{i}]", out)
+            _prune(v, items, f"{path}[{i}]", out, keep)
 
 
 def _non_nullable_null(x: Any, s: Schema | None) -> bool:

@@ -125,3 +125,36 @@ def test_a_type_only_leaf_compiles_to_a_cheap_check_that_still_falls_back() -> N
     assert not ok({"n": 2**63})
     assert not ok({"n": 1.5})
     assert ok({"n": 2.0})  # an integral number is an integer, as kube-openapi decides
+
+
+def test_pruning_under_preserve_unknown_fields() -> None:
+    # Unknown fields stay where the schema preserves them; fields it does specify are pruned below
+    # as usual; list items of a preserving array keep preserving (as apiextensions' skipPrune).
+    obj: dict[str, Any] = {
+        "spec": {"known": {"a": "x", "b": 1}, "other": {"deep": [1, {"z": 2}]}},
+        "lst": [{"k": "v", "extra": 1}, 3],
+        "bare": [{"anything": 1}],
+        "plain": [{"k": "v", "extra": 1}],
+        "top": 1,
+    }
+    item = {"type": "object", "properties": {"k": {"type": "string"}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "x-kubernetes-preserve-unknown-fields": True,
+                "properties": {"known": {"type": "object", "properties": {"a": {"type": "string"}}}},
+            },
+            "lst": {"type": "array", "x-kubernetes-preserve-unknown-fields": True, "items": item},
+            "bare": {"type": "array", "x-kubernetes-preserve-unknown-fields": True},
+            "plain": {"type": "array", "items": item},
+        },
+    }
+    assert structural.prune(obj, schema) == ["plain[0].extra", "spec.known.b", "top"]
+    assert obj == {
+        "spec": {"known": {"a": "x"}, "other": {"deep": [1, {"z": 2}]}},
+        "lst": [{"k": "v", "extra": 1}, 3],
+        "bare": [{"anything": 1}],
+        "plain": [{"k": "v"}],
+    }
