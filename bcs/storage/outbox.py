@@ -66,7 +66,7 @@ PENDING, READY, VERIFY = "pending", "ready", "verify"
 DEFAULT_LEASE = 15.0  # seconds an owner's lease lasts; renewed every third of it
 DEFAULT_BATCH = 500  # entries per publish_many
 GROUP_ENTRIES = 200  # entries per stored group document
-GROUP_BYTES = 4 << 20  # JSON bytes of bodies per group document (MongoDB's limit is 16 MiB)
+GROUP_BYTES = 4 << 20  # JSON bytes of entries per group document (MongoDB's limit is 16 MiB)
 RETRY_MIN, RETRY_MAX = 0.2, 10.0  # backoff bounds, seconds
 OLD_INDEX = "outbox_owner_seq"  # made by earlier versions; the (owner, state, seq) index replaces it
 CLOSE_FLUSH = 5.0  # seconds close() spends publishing what is left before parking it
@@ -150,7 +150,8 @@ class Group:
     def facts(self) -> list[Mapping[str, Any] | None]:
         return [e.watch for e in self.entries]
 
-    def stored(self, owner: str, state: str) -> store_port.Upsert:
+    def stored(self, owner: str, state: str, text: str) -> store_port.Upsert:
+        """The group's document; ``text`` is its entries as one JSON array (see :func:`_groups`)."""
         extra = {
             "seq": self.seq,
             "owner": owner,
@@ -158,7 +159,7 @@ class Group:
             "count": len(self.entries),
             # One JSON text, not nested documents: Mongo-wire servers pay per field to encode,
             # store and delete, and nothing ever queries inside the entries.
-            "entries": orjson.dumps([e.stored() for e in self.entries]).decode(),
+            "entries": text,
             "watch": self.facts(),
         }
         return store_port.Upsert({"id": self.id}, None, extra)
@@ -175,20 +176,27 @@ class Group:
         return None
 
 
-def _groups(entries: Sequence[Entry], new_id: Callable[[], str]) -> list[Group]:
-    """``entries`` cut into groups of at most GROUP_ENTRIES entries and about GROUP_BYTES of bodies."""
-    out: list[Group] = []
+def _groups(entries: Sequence[Entry], new_id: Callable[[], str]) -> list[tuple[Group, str]]:
+    """``entries`` cut into groups of at most GROUP_ENTRIES entries and about GROUP_BYTES, each with
+    its entries' JSON array (every entry encoded once)."""
+    out: list[tuple[Group, str]] = []
     chunk: list[Entry] = []
+    pieces: list[bytes] = []
     size = 0
+
+    def close() -> None:
+        out.append((Group(new_id(), tuple(chunk)), (b"[" + b",".join(pieces) + b"]").decode()))
+
     for e in entries:
-        n = len(orjson.dumps(e.body))
-        if chunk and (len(chunk) >= GROUP_ENTRIES or size + n > GROUP_BYTES):
-            out.append(Group(new_id(), tuple(chunk)))
-            chunk, size = [], 0
+        piece = orjson.dumps(e.stored())
+        if chunk and (len(chunk) >= GROUP_ENTRIES or size + len(piece) > GROUP_BYTES):
+            close()
+            chunk, pieces, size = [], [], 0
         chunk.append(e)
-        size += n
+        pieces.append(piece)
+        size += len(piece)
     if chunk:
-        out.append(Group(new_id(), tuple(chunk)))
+        close()
     return out
 
 
@@ -278,8 +286,8 @@ class Outbox:
             self._registered = True
         groups = _groups(entries, self._next_id)
         # Group ids are new by construction: an insert, not an upsert (no lookup per group).
-        await self.store.insert_many(OUTBOX, [g.stored(self.owner, PENDING) for g in groups])
-        return groups
+        await self.store.insert_many(OUTBOX, [g.stored(self.owner, PENDING, text) for g, text in groups])
+        return [g for g, _ in groups]
 
     def commit(self, groups: Sequence[Group], facts: Sequence[Mapping[str, Any] | None]) -> None:
         """The change of ``groups`` is written: publish them. ``facts`` are the watch facts of

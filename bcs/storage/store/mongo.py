@@ -135,10 +135,12 @@ class MongoStore(port.Store):
             await self.ensure_index(collection, port.DELETED_INDEX, [((port.DELETED,), 1)])
         self._prepared.add(marker)
 
-    def _set(self, item: port.Upsert, now: Any) -> dict[str, Any]:
+    def _set(self, item: port.Upsert, now: Any, *, live: bool = True) -> dict[str, Any]:
+        """The fields an upsert writes (``live``: with the deletion flag cleared)."""
         fields = port.set_fields(item.key, item.data, item.extra)
         fields[port.UPDATE_TIME] = now
-        fields[port.DELETED] = False
+        if live:
+            fields[port.DELETED] = False
         return port.encode(fields, date_marker=False)
 
     def _update(self, item: port.Upsert, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,9 +242,7 @@ class MongoStore(port.Store):
         now = self._clock.now()
         ops = []
         for item in items:
-            fields = port.set_fields(item.key, item.data, item.extra)
-            fields[port.UPDATE_TIME] = now
-            update = {"$set": self._update(item, port.encode(fields, date_marker=False))}
+            update = {"$set": self._update(item, self._set(item, now, live=False))}
             # The key alone (live or not): a filter the key's index covers whole.
             ops.append(pymongo.UpdateOne(mongosearch.filter_of(conditions.key_match(item.key)), update))
         async with self._call(f"update {collection}"):

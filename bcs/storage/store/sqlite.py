@@ -255,9 +255,12 @@ class SqliteStore(port.Store):
 
     # -- operations (worker thread) -----------------------------------------------------------
 
-    def _fields(self, item: port.Upsert, now: datetime.datetime) -> dict[str, Any]:
+    def _fields(self, item: port.Upsert, now: datetime.datetime, *, live: bool = True) -> dict[str, Any]:
+        """The fields an upsert writes (``live``: with the deletion flag cleared)."""
         fields = port.set_fields(item.key, item.data, item.extra)
-        fields.update({port.UPDATE_TIME: now, port.DELETED: False})
+        fields[port.UPDATE_TIME] = now
+        if live:
+            fields[port.DELETED] = False
         return port.encode(fields, date_marker=True)
 
     def _upsert(
@@ -299,9 +302,7 @@ class SqliteStore(port.Store):
         conn = self._db()
         updated = 0
         for item in items:
-            fields = port.set_fields(item.key, item.data, item.extra)
-            fields[port.UPDATE_TIME] = now
-            fields = port.encode(fields, date_marker=True)
+            fields = self._fields(item, now, live=False)
             sql, params = self._where(table, conditions.key_match(item.key), include_deleted=True)
             row = conn.execute(f"SELECT id, doc FROM {table.name} WHERE {sql} LIMIT 1", params).fetchone()
             if row is None:
