@@ -418,6 +418,29 @@ async def test_a_thousand_documents(store: port.Store) -> None:
     assert await store.count("Pod", None) == 800
 
 
+async def test_long_lists_of_names_read_and_write_each_object_once_in_creation_order(
+    store: port.Store,
+) -> None:
+    # More names than a Mongo-wire request carries in one `$in` (they go out in pieces).
+    await store.upsert_many("Pod", [port.Upsert(pod("c", "ns", f"p{i:03d}"), {"i": i}) for i in range(150)])
+    wanted = [f"p{i:03d}" for i in range(149, -1, -2)] * 2 + ["missing"]  # repeated, reversed
+    named = c.And(c.Eq("clusterId", "c"), c.Eq("namespace", "ns"), c.In("resourceName", wanted))
+
+    assert await names(store, named) == [f"p{i:03d}" for i in range(1, 150, 2)]  # creation order
+    assert [d["data"]["i"] for d in await store.find("Pod", c.Query(where=named))] == list(range(1, 150, 2))
+    assert await store.count("Pod", named) == 75
+    # Bounded or sorted reads stay one query, and agree.
+    assert await names(store, named, sort=[("resourceName", -1)], limit=3) == ["p149", "p147", "p145"]
+    assert await names(store, named, offset=70) == ["p141", "p143", "p145", "p147", "p149"]
+
+    assert await store.soft_delete("Pod", named) == 75
+    assert await store.soft_delete("Pod", named) == 0
+    assert await store.count("Pod", None) == 75
+    assert await store.count("Pod", named, include_deleted=True) == 75
+    assert await store.purge("Pod", named) == 75
+    assert await store.count("Pod", None, include_deleted=True) == 75
+
+
 # -- indexes and collections ----------------------------------------------------------------------
 
 FEATURE_KEYS = tuple(((f,), 1) for f in c.FEATURE_FIELDS)

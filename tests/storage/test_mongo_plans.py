@@ -86,17 +86,17 @@ async def test_the_write_and_publish_path_never_scans(recorded: tuple[port.Store
     try:
         pods = [
             documents.Resource(cluster_id="c1", resource_type="Pod", name=f"p{i}", namespace="ns", data={})
-            for i in range(40)
+            for i in range(100)
         ]
-        await service.put_resources(pods[:30])
-        await service.put_resources(pods[20:])  # updates and creates
+        await service.put_resources(pods[:60])
+        await service.put_resources(pods[40:])  # updates and creates
         await service.put_resource(documents.Resource("c1", "Node", "n1", {}))
         # The data watch's delete: the objects by name, and-ed with the objects found.
-        await service.delete_resources("Pod", c.keys_match(p.key() for p in reversed(pods[5:25])))
+        await service.delete_resources("Pod", c.keys_match(p.key() for p in reversed(pods[5:65])))
         await service.events.put(
             {"clusterId": "c1", "data": {"metadata": {"name": "e", "resourceVersion": "1"}}}
         )
-        await eventually(lambda: service.outbox.published >= 40 + 1 + 20 + 1, what="the changes published")
+        await eventually(lambda: service.outbox.published >= 100 + 1 + 60 + 1, what="the changes published")
     finally:
         await tasks.stop_tasks([drainer])
         await service.outbox.close()
@@ -116,6 +116,13 @@ async def test_the_write_and_publish_path_never_scans(recorded: tuple[port.Store
     # What was checked includes the upserts, the delete's lookup and the outbox's purge.
     kinds = {(command, collection) for command, collection, _ in recorder.queries}
     assert {("update", "Pod"), ("aggregate", "Pod"), ("delete", outbox.OUTBOX)} <= kinds
+    # No list of names longer than a piece (SecantusDB checks each candidate against all of it).
+    longest = max(len(v["$in"]) for *_, match in recorder.queries for m in match for v in _ins(m["$match"]))
+    assert longest == mongosearch.IN_CHUNK
+
+
+def _ins(where: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for v in where.values() if isinstance(v, dict) and "$in" in v]
 
 
 def test_a_condition_and_ed_with_the_objects_it_found_stays_one_flat_filter() -> None:
@@ -147,3 +154,24 @@ def test_a_condition_and_ed_with_the_objects_it_found_stays_one_flat_filter() ->
     )
     # Other fields may hold arrays, where two $in can both match and their intersection not: kept apart.
     assert "$and" in mongosearch.filter_of(c.And(c.In("tags", ["x", "y"]), c.In("tags", ["y", "z"])))
+
+
+def test_a_long_list_of_names_goes_out_in_pieces_that_select_each_object_once() -> None:
+    names = [f"p{i}" for i in range(70)]
+    match = {"clusterId": "c", "resourceName": {"$in": [*names, "p3", "p5"]}, "_id": {"$in": [1, 2]}}
+    pieces = mongosearch.split(match, limit=32)
+    assert [len(p["resourceName"]["$in"]) for p in pieces] == [32, 32, 6]  # repeats dropped
+    assert [n for p in pieces for n in p["resourceName"]["$in"]] == names
+    assert all(p["clusterId"] == "c" and p["_id"] == {"$in": [1, 2]} for p in pieces)
+    # True is not 1 to MongoDB: both stay.
+    (piece,) = mongosearch.split({"resourceName": {"$in": [1, True, 1]}}, limit=1)[1:]
+    assert piece["resourceName"]["$in"] == [True]
+    # Left whole: short lists, fields that may hold arrays (a document would match several pieces),
+    # lists with operators or documents in them, and other operators beside $in.
+    for whole in (
+        {"resourceName": {"$in": names[:32]}},
+        {"data.tags": {"$in": names}},
+        {"resourceName": {"$in": [*names, {"a": 1}]}},
+        {"resourceName": {"$in": names, "$ne": "p1"}},
+    ):
+        assert mongosearch.split(whole, limit=32) == [whole]
