@@ -41,6 +41,7 @@ class StorageService:
         lease: float = outbox.DEFAULT_LEASE,
     ) -> None:
         self.store = store
+        self.bus = bus
         self.settings = settings
         self.published = frozenset(settings.publish_resources)
         self.outbox = outbox.Outbox(store, bus, exchange=exchange, owner=owner, lease=lease)

@@ -74,14 +74,18 @@ async def storage_service(
 
 
 @contextlib.asynccontextmanager
-async def sqlite_service(tmp_path: pathlib.Path) -> AsyncIterator[core.StorageService]:
-    """Embedded store and in-process bus, started, with a service on them."""
+async def sqlite_service(
+    tmp_path: pathlib.Path, bus_settings: config.BusSettings | None = None
+) -> AsyncIterator[core.StorageService]:
+    """Embedded store and a bus (in-process unless ``bus_settings`` say otherwise), started, with a
+    service on them (its bus is ``service.bus``)."""
+    bus_settings = bus_settings or config.BusSettings()
     store = port.open_store(config.StoreSettings(), data_dir=tmp_path)
-    bus = bus_port.open_bus(config.BusSettings())
+    bus = bus_port.open_bus(bus_settings)
     await store.start()
     await bus.start()
     try:
-        async with storage_service(store, bus) as service:
+        async with storage_service(store, bus, exchange=bus_settings.exchange) as service:
             yield service
     finally:
         await bus.close()

@@ -16,7 +16,6 @@ from bcs.plugins.k8s.datawatch import sink
 from bcs.plugins.k8s.kube import client
 from bcs.plugins.k8s.operators import cli as operators_cli
 from bcs.storage.store import conditions as c
-from bcs.storage.store import port
 from tests.plugins.k8s.datawatch import helpers
 from tests.plugins.k8s.datawatch.conftest import Consumer
 from tests.plugins.k8s.datawatch.processes import SimServer
@@ -73,21 +72,17 @@ async def test_custom_resources_are_stored_and_published(
     tmp_path: pathlib.Path, rabbit: tuple[dict[str, Any], Consumer]
 ) -> None:
     bus_section, _ = rabbit
-    store = port.open_store(config.StoreSettings(), data_dir=tmp_path)
-    bus = bus_port.open_bus(config.BusSettings(**bus_section))
-    await store.start()
-    await bus.start()
-    everything = Consumer(
-        await bus.subscribe(bus_port.Binding(exchange=bus_section["exchange"], routing_key="#"))
-    )
     # Discovery often, so that a CRD installed while the watch runs is picked up.
     settings = helpers.fast_settings(discovery_interval=0.2)
-    try:
-        async with (
-            helpers.storage_service(store, bus, exchange=bus_section["exchange"]) as service,
-            SimServer(nodes=1, controllers=False) as sim,
-            await client.connect(server=sim.url) as kube,
-        ):
+    async with (
+        helpers.sqlite_service(tmp_path, config.BusSettings(**bus_section)) as service,
+        SimServer(nodes=1, controllers=False) as sim,
+        await client.connect(server=sim.url) as kube,
+    ):
+        everything = Consumer(
+            await service.bus.subscribe(bus_port.Binding(exchange=bus_section["exchange"], routing_key="#"))
+        )
+        try:
             await operators_cli.apply_crds(kube, directory=_crds(tmp_path, "gamedeployment.yaml"))
             await kube.request(
                 "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", body=WIDGETS
@@ -165,7 +160,5 @@ async def test_custom_resources_are_stored_and_published(
                 assert len(games) == 4  # gd1 x3, gs1 x1: nothing twice
                 assert len({m.message_id for m in games}) == 4
                 assert not [m for m in everything.received if m.headers["resourceType"] == "Widget"]
-    finally:
-        await everything.close()
-        await bus.close()
-        await store.close()
+        finally:
+            await everything.close()

@@ -30,82 +30,72 @@ async def test_each_change_is_one_message_and_bursts_collapse(
     tmp_path: pathlib.Path, rabbit: tuple[dict[str, Any], Consumer]
 ) -> None:
     bus_section, consumer = rabbit
-    store = port.open_store(config.StoreSettings(), data_dir=tmp_path)
-    bus = bus_port.open_bus(config.BusSettings(**bus_section))
-    await store.start()
-    await bus.start()
     settings = helpers.fast_settings()
-    try:
-        async with (
-            helpers.storage_service(store, bus, exchange=bus_section["exchange"]) as service,
-            SimServer(nodes=1, controllers=False) as sim,
-            await client.connect(server=sim.url) as kube,
-            helpers.watching(kube, helpers.GatedSink(sink.ServiceSink(service)), settings) as watch,
-        ):
-            target = watch.sink
-            assert isinstance(target, helpers.GatedSink)
-            api, pods = sim.cluster.api, sim.cluster.registry.builtin("", "pods")
-            helpers.make_namespace(sim, "m")
+    async with (
+        helpers.sqlite_service(tmp_path, config.BusSettings(**bus_section)) as service,
+        SimServer(nodes=1, controllers=False) as sim,
+        await client.connect(server=sim.url) as kube,
+        helpers.watching(kube, helpers.GatedSink(sink.ServiceSink(service)), settings) as watch,
+    ):
+        target = watch.sink
+        assert isinstance(target, helpers.GatedSink)
+        api, pods = sim.cluster.api, sim.cluster.registry.builtin("", "pods")
+        helpers.make_namespace(sim, "m")
 
-            async def settled(total: int) -> list[bus_port.Message]:
-                await eventually(lambda: helpers.converged(sim, service, settings, KINDS), what="convergence")
-                await eventually(lambda: helpers.outbox_empty(service), what="publication")
-                await eventually(lambda: len(consumer.received) >= total, what=f"{total} messages")
-                return consumer.received
-
-            for i in range(100):
-                api.create(pods, "m", {"metadata": {"name": f"p{i}"}, "spec": helpers.POD_SPEC})
-            received = await settled(100)
-            assert [m.headers["event"] for m in received] == ["update"] * 100
-            assert {m.headers["resourceName"] for m in received} == {f"p{i}" for i in range(100)}
-
-            for i in range(40):
-                api.mutate(
-                    pods, "m", f"p{i}", lambda o: o["metadata"].setdefault("labels", {}).update(touched="yes")
-                )
-            received = await settled(140)
-            changed = received[100:]
-            assert sorted(m.headers["resourceName"] for m in changed) == sorted(f"p{i}" for i in range(40))
-            assert all(json.loads(m.body)["metadata"]["labels"]["touched"] == "yes" for m in changed)
-
-            # A burst while the writers are busy (held here): it collapses to the latest state.
-            target.gate.clear()
-            for n in range(100):
-                api.mutate(
-                    pods,
-                    "m",
-                    "p99",
-                    lambda o, n=n: o["metadata"].setdefault("labels", {}).update(burst=str(n)),
-                )
-            cached = watch.watchers["Pod"].informer
-            await eventually(
-                lambda: (cached.get("m/p99")["metadata"].get("labels") or {}).get("burst") == "99",
-                what="the burst seen",
-            )
-            target.gate.set()
+        async def settled(total: int) -> list[bus_port.Message]:
             await eventually(lambda: helpers.converged(sim, service, settings, KINDS), what="convergence")
             await eventually(lambda: helpers.outbox_empty(service), what="publication")
-            await eventually(
-                lambda: json.loads(consumer.received[-1].body)["metadata"]["labels"].get("burst") == "99",
-                what="the burst's last state",
-            )
-            burst = len(consumer.received) - 140
-            # One write held when the burst began (an early state), then one of the latest.
-            assert 1 <= burst <= 2, f"a burst of 100 changes gave {burst} messages"
+            await eventually(lambda: len(consumer.received) >= total, what=f"{total} messages")
+            return consumer.received
 
-            for i in range(60, 90):
-                api.delete(pods, "m", f"p{i}", {"gracePeriodSeconds": 0})
-            received = await settled(170 + burst)
-            deletes = received[140 + burst :]
-            assert [m.headers["event"] for m in deletes] == ["delete"] * 30
-            assert sorted(m.headers["resourceName"] for m in deletes) == sorted(
-                f"p{i}" for i in range(60, 90)
+        for i in range(100):
+            api.create(pods, "m", {"metadata": {"name": f"p{i}"}, "spec": helpers.POD_SPEC})
+        received = await settled(100)
+        assert [m.headers["event"] for m in received] == ["update"] * 100
+        assert {m.headers["resourceName"] for m in received} == {f"p{i}" for i in range(100)}
+
+        for i in range(40):
+            api.mutate(
+                pods, "m", f"p{i}", lambda o: o["metadata"].setdefault("labels", {}).update(touched="yes")
             )
-            assert len(received) == 170 + burst  # nothing more, nothing twice
-            assert len({m.message_id for m in received}) == len(received)
-    finally:
-        await bus.close()
-        await store.close()
+        received = await settled(140)
+        changed = received[100:]
+        assert sorted(m.headers["resourceName"] for m in changed) == sorted(f"p{i}" for i in range(40))
+        assert all(json.loads(m.body)["metadata"]["labels"]["touched"] == "yes" for m in changed)
+
+        # A burst while the writers are busy (held here): it collapses to the latest state.
+        target.gate.clear()
+        for n in range(100):
+            api.mutate(
+                pods,
+                "m",
+                "p99",
+                lambda o, n=n: o["metadata"].setdefault("labels", {}).update(burst=str(n)),
+            )
+        cached = watch.watchers["Pod"].informer
+        await eventually(
+            lambda: (cached.get("m/p99")["metadata"].get("labels") or {}).get("burst") == "99",
+            what="the burst seen",
+        )
+        target.gate.set()
+        await eventually(lambda: helpers.converged(sim, service, settings, KINDS), what="convergence")
+        await eventually(lambda: helpers.outbox_empty(service), what="publication")
+        await eventually(
+            lambda: json.loads(consumer.received[-1].body)["metadata"]["labels"].get("burst") == "99",
+            what="the burst's last state",
+        )
+        burst = len(consumer.received) - 140
+        # One write held when the burst began (an early state), then one of the latest.
+        assert 1 <= burst <= 2, f"a burst of 100 changes gave {burst} messages"
+
+        for i in range(60, 90):
+            api.delete(pods, "m", f"p{i}", {"gracePeriodSeconds": 0})
+        received = await settled(170 + burst)
+        deletes = received[140 + burst :]
+        assert [m.headers["event"] for m in deletes] == ["delete"] * 30
+        assert sorted(m.headers["resourceName"] for m in deletes) == sorted(f"p{i}" for i in range(60, 90))
+        assert len(received) == 170 + burst  # nothing more, nothing twice
+        assert len({m.message_id for m in received}) == len(received)
 
 
 @pytest.mark.timeout(400)
