@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from bcs.sim.kube import crddefaults, crdstructural, fieldpaths, gostruct
-from bcs.sim.kube.crdstructural import has
+from bcs.sim.kube.crdstructural import has, schema_map
 from bcs.sim.kube.fielderr import Cause, GoLiteral, forbidden, invalid, not_supported, required, strings
 
 __all__ = ["validation_causes"]
@@ -147,36 +147,28 @@ def _walk(s: Schema, path: str, ctx: _Ctx, root: bool, out: list[Cause]) -> None
             )
             _walk(addl, f"{path}.additionalProperties", sub, False, out)
     embedded = has(s, "x-kubernetes-embedded-resource")
-    for k in sorted(props):
-        if not isinstance(props[k], dict):
-            continue
+    for k, prop in schema_map(s).items():
         sub = ctx
         if (root or embedded) and k in _META:
             sub = attrs.evolve(sub, inside_meta=True)
             if root:
                 sub = sub.no_defaults(f"in top-level {k}")
-        _walk(props[k], f"{path}.properties[{k}]", sub, False, out)
+        _walk(prop, f"{path}.properties[{k}]", sub, False, out)
     if isinstance(s.get("not"), dict):
         _walk(s["not"], f"{path}.not", ctx, False, out)
     for key in ("allOf", "oneOf", "anyOf"):
         for i, sub_schema in _subschemas(s, key):
             _walk(sub_schema, f"{path}.{key}[{i}]", ctx, False, out)
-    definitions = s.get("definitions")
-    if isinstance(definitions, dict):
-        for k in sorted(definitions):
-            if isinstance(definitions[k], dict):
-                _walk(definitions[k], f"{path}.definitions[{k}]", ctx, False, out)
+    for k, definition in schema_map(s, "definitions").items():
+        _walk(definition, f"{path}.definitions[{k}]", ctx, False, out)
     items = s.get("items")
     if isinstance(items, dict):
         _walk(items, f"{path}.items", ctx, False, out)
     elif isinstance(items, list):
         for i, item in _subschemas(s, "items"):
             _walk(item, f"{path}.items[{i}]", ctx, False, out)
-    dependencies = s.get("dependencies")
-    if isinstance(dependencies, dict):
-        for k in sorted(dependencies):
-            if isinstance(dependencies[k], dict):
-                _walk(dependencies[k], f"{path}.dependencies[{k}]", ctx, False, out)
+    for k, dependency in schema_map(s, "dependencies").items():
+        _walk(dependency, f"{path}.dependencies[{k}]", ctx, False, out)
     if s.get("x-kubernetes-preserve-unknown-fields") is False:
         out.append(
             invalid(f"{path}.x-kubernetes-preserve-unknown-fields", False, "must be true or undefined")

@@ -85,8 +85,9 @@ def _dicts(s: Schema, key: str) -> list[Schema]:
     return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
 
 
-def _props(s: Schema) -> dict[str, Schema]:
-    value = s.get("properties")
+def schema_map(s: Schema, key: str = "properties") -> dict[str, Schema]:
+    """The schemas of ``s[key]`` (properties, definitions, ...) by name, in sorted order."""
+    value = s.get(key)
     if not isinstance(value, dict):
         return {}
     return {k: value[k] for k in sorted(value) if isinstance(value[k], dict)}
@@ -117,7 +118,7 @@ def unsupported(s: Any) -> str:
     items = s.get("items")
     if isinstance(items, list) and items:
         return "OpenAPIV3Schema 'items' must be a schema, but is an array"
-    for sub in [items, *_props(s).values(), s.get("additionalProperties")]:
+    for sub in [items, *schema_map(s).values(), s.get("additionalProperties")]:
         if err := unsupported(sub):
             return err
     return ""
@@ -174,7 +175,7 @@ def _nested(v: Schema, skip_any: bool, skip_first_all: bool, path: str, out: lis
     _value_validation(v, skip_any, skip_first_all, path, out)
     if isinstance(v.get("items"), dict):
         _nested(v["items"], False, False, f"{path}.items", out)
-    for k, sub in _props(v).items():
+    for k, sub in schema_map(v).items():
         _nested(sub, False, False, f"{path}.properties[{k}]", out)
     if _type(v):
         out.append(forbidden(f"{path}.type", "must be empty to be structural"))
@@ -188,7 +189,7 @@ def _nested(v: Schema, skip_any: bool, skip_first_all: bool, path: str, out: lis
         out.append(forbidden(f"{path}.x-kubernetes-list-map-keys", "must be empty to be structural"))
     if v.get("x-kubernetes-validations"):
         out.append(forbidden(f"{path}.x-kubernetes-validations", "must be empty to be structural"))
-    if "metadata" in _props(v):
+    if "metadata" in schema_map(v):
         out.append(forbidden(f"{path}.properties[metadata]", "must not be specified in a nested context"))
 
 
@@ -206,7 +207,7 @@ def _invariants(s: Schema, lvl: int, path: str, out: list[Cause]) -> None:
         out.append(required(f"{path}.items", "must be specified"))
     if isinstance(items, dict):
         _invariants(items, _ITEM, f"{path}.items", out)
-    props = _props(s)
+    props = schema_map(s)
     for k, sub in props.items():
         _invariants(sub, _FIELD, f"{path}.properties[{k}]", out)
     addl = s.get("additionalProperties")
@@ -265,7 +266,8 @@ def _metadata(m: Schema, check: bool, lvl: int, path: str, out: list[Cause]) -> 
     if lvl != _ROOT:
         return
     rest = [k for k in _STRUCTURAL_KEYS if has(m, k)]
-    if not set(_props(m)) <= {"name", "generateName"} or rest or m.get("additionalProperties") is not None:
+    named = set(schema_map(m))
+    if not named <= {"name", "generateName"} or rest or m.get("additionalProperties") is not None:
         detail = "must not specify anything other than name and generateName, but metadata is implicitly "
         out.append(forbidden(path, detail + "specified"))
 
@@ -280,8 +282,8 @@ def _complete_nested(v: Any, s: Schema | None, s_path: str, v_path: str, out: li
     if isinstance(v.get("items"), dict):
         items = s.get("items") if isinstance(s.get("items"), dict) else None
         _complete_nested(v["items"], items, f"{s_path}.items", f"{v_path}.items", out)
-    s_props = _props(s)
-    for k, sub in _props(v).items():
+    s_props = schema_map(s)
+    for k, sub in schema_map(v).items():
         where = f"{v_path}.properties[{k}]"
         if k not in s_props:
             out.append(required(f"{s_path}.properties[{k}]", f"because it is defined in {where}"))
