@@ -84,53 +84,37 @@ def too_many(path: str, actual: int, limit: int) -> Cause:
     return ("FieldValueTooMany", path, f"Too many: {actual}: must have at most {limit} items")
 
 
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    shown = ",  or ".join(f"'{e}'" for e in examples)
-    return f"{msg} (e.g. {shown}, regex used for validation is '{fmt}')"
+def _name_errors(value: str, limit: int, pattern: re.Pattern[str], msg: str, *examples: str) -> list[str]:
+    """The reasons ``value`` is not a name of this form: too long, or not matching ``pattern``."""
+    out = [f"must be no more than {limit} characters"] if len(value) > limit else []
+    if not pattern.fullmatch(value):
+        shown = ",  or ".join(f"'{e}'" for e in examples)
+        out.append(f"{msg} (e.g. {shown}, regex used for validation is '{pattern.pattern}')")
+    return out
 
 
 def dns1035_label(value: str) -> list[str]:
     """``IsDNS1035Label``: the reasons ``value`` is not one (empty when it is)."""
-    out = ["must be no more than 63 characters"] if len(value) > 63 else []
-    if not _DNS1035_LABEL.fullmatch(value):
-        out.append(
-            _regex_error(
-                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-                "alphabetic character, and end with an alphanumeric character",
-                _DNS1035_LABEL.pattern,
-                "my-name",
-                "abc-123",
-            )
-        )
-    return out
+    msg = (
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+        "alphabetic character, and end with an alphanumeric character"
+    )
+    return _name_errors(value, 63, _DNS1035_LABEL, msg, "my-name", "abc-123")
 
 
 def dns1123_label(value: str) -> list[str]:
     """``IsDNS1123Label``."""
-    out = ["must be no more than 63 characters"] if len(value) > 63 else []
-    if not _DNS1123_LABEL.fullmatch(value):
-        out.append(
-            _regex_error(
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
-                "must start and end with an alphanumeric character",
-                _DNS1123_LABEL.pattern,
-                "my-name",
-                "123-abc",
-            )
-        )
-    return out
+    msg = (
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+        "must start and end with an alphanumeric character"
+    )
+    return _name_errors(value, 63, _DNS1123_LABEL, msg, "my-name", "123-abc")
 
 
 def dns1123_subdomain(value: str) -> list[str]:
     """``IsDNS1123Subdomain``."""
-    out = ["must be no more than 253 characters"] if len(value) > 253 else []
-    if not _DNS1123_SUBDOMAIN.fullmatch(value):
-        out.append(
-            _regex_error(
-                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-                "'.', and must start and end with an alphanumeric character",
-                _DNS1123_SUBDOMAIN.pattern,
-                "example.com",
-            )
-        )
-    return out
+    msg = (
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+        "'.', and must start and end with an alphanumeric character"
+    )
+    return _name_errors(value, 253, _DNS1123_SUBDOMAIN, msg, "example.com")

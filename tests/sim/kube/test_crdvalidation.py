@@ -14,7 +14,7 @@ import kubernetes
 import pytest
 
 from bcs.plugins.k8s.operators import cli as operators_cli
-from bcs.sim.kube import cluster
+from bcs.sim.kube import cluster, fielderr
 from tests.sim.kube.conftest import Http, Kubectl, until
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -443,3 +443,16 @@ async def test_official_client_and_kubectl_see_the_422(
     assert out.count("serverside-applied") == 4, out
     res = await kubectl("get", "crd", "-o", "jsonpath={.items[*].status.storedVersions}")
     assert res.out.split() == ['["v1alpha1"]'] * 4
+
+
+def test_name_checks_give_apimachinerys_reasons() -> None:
+    assert fielderr.dns1123_label("ok-1") == []
+    assert fielderr.dns1123_label("Bad_Name") == [
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+        "start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+        "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+    ]
+    too_long = fielderr.dns1035_label("1" + "a" * 63)
+    assert too_long[0] == "must be no more than 63 characters"
+    assert too_long[1].startswith("a DNS-1035 label must consist of")
+    assert fielderr.dns1123_subdomain("a." * 127 + "a")[0] == "must be no more than 253 characters"
