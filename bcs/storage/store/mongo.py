@@ -67,11 +67,19 @@ def _ident(names: frozenset[str], doc: Mapping[str, Any]) -> tuple[Any, ...]:
     return ident
 
 
-def _pieces(stages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """``stages`` as pipelines whose first ``$match`` is cut by :func:`mongosearch.split`."""
-    if not stages:
-        return [stages]
-    return [[{"$match": head}, *stages[1:]] for head in mongosearch.split(stages[0]["$match"])]
+def _pieces(
+    where: conditions.Condition | None, *, include_deleted: bool, split: bool = True
+) -> tuple[bool, list[Any]]:
+    """How to ask for the documents matching ``where``: ``(False, filters)`` for a plain filter, or
+    ``(True, pipelines)`` when it needs ``$match`` stages (see :func:`mongosearch.stages`). With
+    ``split``, in pieces (:func:`mongosearch.split`) that together select each document once."""
+    stages = mongosearch.stages(where, include_deleted=include_deleted)
+    if len(stages) < 2:
+        plain = mongosearch.where(where, include_deleted=include_deleted)
+        return False, mongosearch.split(plain) if split else [plain]
+    if not split:
+        return True, [stages]
+    return True, [[{"$match": head}, *stages[1:]] for head in mongosearch.split(stages[0]["$match"])]
 
 
 class MongoStore(port.Store):
@@ -275,17 +283,18 @@ class MongoStore(port.Store):
         if not await self._exists(collection):
             return 0
         update = {"$set": {port.DELETED: True, port.UPDATE_TIME: self._clock.now()}}
-        stages = mongosearch.stages(where, include_deleted=False)
+        staged, pieces = _pieces(where, include_deleted=False)
         modified = 0
         async with self._call(f"delete from {collection}"):
-            if len(stages) < 2:
-                for piece in mongosearch.split(mongosearch.where(where)):
+            for piece in pieces:
+                if not staged:
                     modified += (await col.update_many(piece, update)).modified_count
-                return modified
-            for pipeline in _pieces(stages):  # find them through the index, then flag them by _id
-                found = await (await col.aggregate([*pipeline, {"$project": {"_id": 1}}])).to_list()
-                for piece in mongosearch.split({"_id": {"$in": [d["_id"] for d in found]}}) if found else []:
-                    modified += (await col.update_many(piece, update)).modified_count
+                    continue
+                # Found through the index, then flagged by _id.
+                found = await (await col.aggregate([*piece, {"$project": {"_id": 1}}])).to_list()
+                if found:
+                    for by_id in mongosearch.split({"_id": {"$in": [d["_id"] for d in found]}}):
+                        modified += (await col.update_many(by_id, update)).modified_count
         return modified
 
     async def purge(self, collection: str, where: conditions.Condition | None) -> int:
@@ -302,15 +311,9 @@ class MongoStore(port.Store):
         if query.limit == 0:
             return []
         sort = [(mongosearch.dotted(p), d) for p, d in query.sort] + [("_id", 1)]
-        stages = mongosearch.stages(query.where, include_deleted=query.include_deleted)
-        plain = mongosearch.where(query.where, include_deleted=query.include_deleted)
-        # Fetched in pieces (see mongosearch.split) only when nothing but _id orders or bounds them.
+        # In pieces (see mongosearch.split) only when nothing but _id orders or bounds the result.
         whole = not query.sort and not query.offset and query.limit is None
-        pieces: list[Any]
-        if len(stages) < 2:
-            pieces = mongosearch.split(plain) if whole else [plain]
-        else:
-            pieces = _pieces(stages) if whole else [stages]
+        staged, pieces = _pieces(query.where, include_deleted=query.include_deleted, split=whole)
         projection: dict[str, int] = {mongosearch.dotted(p): 1 for p in query.fields}
         if len(pieces) == 1:
             projection["_id"] = 0
@@ -319,7 +322,7 @@ class MongoStore(port.Store):
         docs: list[dict[str, Any]] = []
         async with self._call(f"find in {collection}"):
             for piece in pieces:
-                if len(stages) < 2:
+                if not staged:
                     cursor = col.find(piece, projection or None).sort(sort).skip(query.offset)
                     if query.limit is not None:
                         cursor = cursor.limit(query.limit)
@@ -343,15 +346,14 @@ class MongoStore(port.Store):
         self, collection: str, where: conditions.Condition | None, *, include_deleted: bool = False
     ) -> int:
         col = self._col(collection)
-        stages = mongosearch.stages(where, include_deleted=include_deleted)
+        staged, pieces = _pieces(where, include_deleted=include_deleted)
         n = 0
         async with self._call(f"count in {collection}"):
-            if len(stages) < 2:
-                for piece in mongosearch.split(mongosearch.where(where, include_deleted=include_deleted)):
+            for piece in pieces:
+                if not staged:
                     n += await col.count_documents(piece)
-                return n
-            for pipeline in _pieces(stages):
-                found = await (await col.aggregate([*pipeline, {"$count": "n"}])).to_list()
+                    continue
+                found = await (await col.aggregate([*piece, {"$count": "n"}])).to_list()
                 n += found[0]["n"] if found else 0
         return n
 
