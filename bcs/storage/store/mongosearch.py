@@ -143,9 +143,7 @@ def split(match: dict[str, Any], limit: int = IN_CHUNK) -> list[dict[str, Any]]:
         in_list = k in _SPLITTABLE and isinstance(v, dict) and list(v) == ["$in"]
         if in_list and len(v["$in"]) > max(limit, len(values)):
             longest, values = k, v["$in"]
-    if longest is None:
-        return [match]
-    if not all(isinstance(x, _PLAIN) for x in values):
+    if longest is None or not all(isinstance(x, _PLAIN) for x in values):
         return [match]
     unique = list({(isinstance(x, bool), x): x for x in values}.values())
     return [{**match, longest: {"$in": unique[i : i + limit]}} for i in range(0, len(unique), limit)]

@@ -263,6 +263,11 @@ class SqliteStore(port.Store):
             fields[port.DELETED] = False
         return port.encode(fields, date_marker=True)
 
+    def _row(self, table: _Table, key: Mapping[str, Any]) -> tuple[int, str] | None:
+        """The ``(id, doc)`` of the document ``key`` names, deleted or not."""
+        sql, params = self._where(table, conditions.key_match(key), include_deleted=True)
+        return self._db().execute(f"SELECT id, doc FROM {table.name} WHERE {sql} LIMIT 1", params).fetchone()
+
     def _upsert(
         self, collection: str, items: Sequence[port.Upsert], now: datetime.datetime
     ) -> list[dict[str, Any]]:
@@ -272,8 +277,7 @@ class SqliteStore(port.Store):
         out = []
         for item in items:
             fields = self._fields(item, now)
-            sql, params = self._where(table, conditions.key_match(item.key), include_deleted=True)
-            row = conn.execute(f"SELECT id, doc FROM {table.name} WHERE {sql} LIMIT 1", params).fetchone()
+            row = self._row(table, item.key)
             if row is None:
                 doc = {**fields, port.CREATE_TIME: created}
                 conn.execute(f"INSERT INTO {table.name} (doc) VALUES (?)", (_dumps(doc),))
@@ -303,8 +307,7 @@ class SqliteStore(port.Store):
         updated = 0
         for item in items:
             fields = self._fields(item, now, live=False)
-            sql, params = self._where(table, conditions.key_match(item.key), include_deleted=True)
-            row = conn.execute(f"SELECT id, doc FROM {table.name} WHERE {sql} LIMIT 1", params).fetchone()
+            row = self._row(table, item.key)
             if row is None:
                 continue
             doc = {**orjson.loads(row[1]), **fields}
