@@ -136,14 +136,19 @@ def _names(names: Any, path: str) -> list[Cause]:
                     f"may have mixed case, but should otherwise match: {detail}" if mixed else detail,
                 )
             )
-    for i, short in enumerate(names.get("shortNames") or []):
-        if errs := dns1035_label(str(short)):
-            out.append(invalid(f"{path}.shortNames[{i}]", str(short), ",".join(errs)))
+    out += _labels(names.get("shortNames"), f"{path}.shortNames")
     if names.get("kind") and names.get("kind") == names.get("listKind"):
         out.append(invalid(f"{path}.listKind", names["listKind"], "kind and listKind may not be the same"))
-    for i, category in enumerate(names.get("categories") or []):
-        if errs := dns1035_label(str(category)):
-            out.append(invalid(f"{path}.categories[{i}]", str(category), ",".join(errs)))
+    out += _labels(names.get("categories"), f"{path}.categories")
+    return out
+
+
+def _labels(values: Any, path: str) -> list[Cause]:
+    """Each of ``values`` must be a DNS-1035 label."""
+    out = []
+    for i, value in enumerate(values or []):
+        if errs := dns1035_label(str(value)):
+            out.append(invalid(f"{path}[{i}]", str(value), ",".join(errs)))
     return out
 
 
