@@ -397,6 +397,18 @@ async def test_upsert_many_follows_upsert_semantics(store: port.Store) -> None:
     assert docs["node"]["x"] == 1
 
 
+async def test_upsert_many_of_one_item_tells_the_same_times(store: port.Store) -> None:
+    first = await store.upsert("Pod", pod("c", "ns", "one"), {"v": 0})
+    (kept,) = await store.upsert_many("Pod", [port.Upsert(pod("c", "ns", "one"), {"v": 1})])
+    assert kept["createTime"] == first["createTime"] < kept["updateTime"]
+    await store.soft_delete("Pod", c.Eq("resourceName", "one"))
+    (revived,) = await store.upsert_many("Pod", [port.Upsert(pod("c", "ns", "one"), {"v": 2})])
+    (doc,) = await store.find("Pod", c.Query())
+    assert revived == {"createTime": doc["createTime"], "updateTime": doc["updateTime"]}
+    assert revived["createTime"] == revived["updateTime"] > kept["updateTime"]
+    assert doc["data"] == {"v": 2}
+
+
 async def test_a_thousand_documents(store: port.Store) -> None:
     items = [
         port.Upsert(

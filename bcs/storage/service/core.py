@@ -104,11 +104,6 @@ class StorageService:
     async def _upsert(
         self, resource_type: str, group: list[documents.Resource]
     ) -> list[Mapping[str, Any] | None]:
-        if len(group) == 1:
-            (r,) = group
-            return [
-                messages.watch_facts(await self.store.upsert(resource_type, r.key(), r.data, extra=r.extra))
-            ]
         # The store tells each object's times (Add or Change?) without a read-back.
         stamps = await self.store.upsert_many(
             resource_type, [store_port.Upsert(r.key(), r.data, r.extra) for r in group]

@@ -124,11 +124,6 @@ class Events:
             self._indexed = True
 
         async def change() -> list[dict[str, Any]]:
-            if len(records) == 1:
-                (r,) = records
-                return [
-                    messages.watch_facts(await store.upsert(documents.EVENTS, r.key, r.data, extra=r.fields))
-                ]
             items = [store_port.Upsert(r.key, r.data, r.fields) for r in records]
             return [messages.watch_facts(t) for t in await store.upsert_many(documents.EVENTS, items)]
 

@@ -3,13 +3,13 @@
 Conditions compile to Mongo filters one to one. Keys are escaped (:func:`port.escape_key`) so any
 JSON object round-trips; ties in sorts, and unsorted results, follow ``_id`` (creation order).
 An upsert is one ``findAndModify`` (a second round trip only when it revives a soft-deleted
-document); :meth:`MongoStore.upsert_many` is one query for the keys' current times (and deletion
-flags) plus one ordered bulk write; :meth:`MongoStore.insert_many` is one unordered ``insert``. A
-long ``$in`` on a key field goes out in pieces of :data:`mongosearch.IN_CHUNK` values (see
-:func:`mongosearch.split`), the results put back in ``_id`` order. The connect and
-server-selection timeouts come from ``[store]``, and every request is bounded by
-``socket_timeout``, so a server that is down or stalls is a :class:`~bcs.errors.PortUnavailable`,
-never a hang.
+document); :meth:`MongoStore.upsert_many` of more than one item is one query for the keys' current
+times (and deletion flags) plus one ordered bulk write; :meth:`MongoStore.insert_many` is one
+unordered ``insert``. A long ``$in`` on a key field goes out in pieces of
+:data:`mongosearch.IN_CHUNK` values (see :func:`mongosearch.split`), the results put back in ``_id``
+order. The connect and server-selection timeouts come from ``[store]``, and every request is bounded
+by ``socket_timeout``, so a server that is down or stalls is a
+:class:`~bcs.errors.PortUnavailable`, never a hang.
 """
 
 from __future__ import annotations
@@ -200,6 +200,9 @@ class MongoStore(port.Store):
         col = self._col(collection)
         if not items:
             return []
+        if len(items) == 1:  # one findAndModify instead of a lookup and a bulk write
+            (item,) = items
+            return [port.times(await self.upsert(collection, item.key, item.data, extra=item.extra))]
         now = self._clock.now()
         sets = [self._set(item, now) for item in items]
         for names in {frozenset(item.key) for item in items}:
