@@ -39,6 +39,13 @@ EVENT_KEY_INDEX = "event_key_idx"
 RETENTION_INTERVAL = 600.0  # seconds between event retention passes
 RETENTION_FIRST = 60.0  # seconds before the first pass
 _INTERNAL = (store_port.DELETED, store_port.CREATE_TIME, store_port.UPDATE_TIME)
+_EVENT_HIDDEN = ("eventKey", *_INTERNAL)  # what readers of each collection do not see
+_ALARM_HIDDEN = ("alarmId", *_INTERNAL)
+_CUSTOM_HIDDEN = (store_port.DELETED,)
+
+
+def _rendered(docs: list[dict[str, Any]], hidden: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [documents.render(d, drop=hidden) for d in docs]
 
 
 def unix_time(value: object, what: str) -> datetime.datetime:
@@ -131,12 +138,12 @@ class Events:
 
     async def find(self, query: c.Query) -> list[dict[str, Any]]:
         docs = await self.service.store.find(documents.EVENTS, query)
-        return [documents.render(d, drop=("eventKey", *_INTERNAL)) for d in docs]
+        return _rendered(docs, _EVENT_HIDDEN)
 
     async def page(self, query: c.Query) -> tuple[list[dict[str, Any]], int]:
         """:meth:`find` and the number of all matches."""
         docs, total = await self.service.store.find_page(documents.EVENTS, query)
-        return [documents.render(d, drop=("eventKey", *_INTERNAL)) for d in docs], total
+        return _rendered(docs, _EVENT_HIDDEN), total
 
     async def count(self, where: c.Condition | None) -> int:
         return await self.service.store.count(documents.EVENTS, where)
@@ -238,12 +245,12 @@ class Alarms:
 
     async def find(self, query: c.Query) -> list[dict[str, Any]]:
         docs = await self.service.store.find(documents.ALARMS, query)
-        return [documents.render(d, drop=("alarmId", *_INTERNAL)) for d in docs]
+        return _rendered(docs, _ALARM_HIDDEN)
 
     async def page(self, query: c.Query) -> tuple[list[dict[str, Any]], int]:
         """:meth:`find` and the number of all matches."""
         docs, total = await self.service.store.find_page(documents.ALARMS, query)
-        return [documents.render(d, drop=("alarmId", *_INTERNAL)) for d in docs], total
+        return _rendered(docs, _ALARM_HIDDEN), total
 
     async def count(self, where: c.Condition | None) -> int:
         return await self.service.store.count(documents.ALARMS, where)
@@ -290,12 +297,12 @@ class CustomResources:
 
     async def find(self, resource_type: str, query: c.Query) -> list[dict[str, Any]]:
         docs = await self.service.store.find(documents.custom_collection(resource_type), query)
-        return [documents.render(d, drop=(store_port.DELETED,)) for d in docs]
+        return _rendered(docs, _CUSTOM_HIDDEN)
 
     async def page(self, resource_type: str, query: c.Query) -> tuple[list[dict[str, Any]], int]:
         """:meth:`find` and the number of all matches."""
         docs, total = await self.service.store.find_page(documents.custom_collection(resource_type), query)
-        return [documents.render(d, drop=(store_port.DELETED,)) for d in docs], total
+        return _rendered(docs, _CUSTOM_HIDDEN), total
 
     async def count(self, resource_type: str, where: c.Condition | None) -> int:
         return await self.service.store.count(documents.custom_collection(resource_type), where)
