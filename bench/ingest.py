@@ -89,13 +89,17 @@ def pod_body(name: str, n: int) -> dict[str, Any]:
 # -- the child: a simulated cluster and its load ------------------------------------------------
 
 
-def churn_step(rng: random.Random, names: list[str]) -> str:
-    """What the next change is: ``create`` (a new Pod), ``update`` or ``delete`` (of one in ``names``).
-    Fills up to POOL Pods, then creates a quarter, updates half and deletes a quarter of the time."""
+def churn_step(rng: random.Random, names: list[str], serial: int) -> tuple[str, str]:
+    """The next change and its Pod: ``create`` (``p<serial>``, added to ``names``), ``update`` or
+    ``delete`` (one of ``names``, removed). Fills up to POOL Pods, then creates a quarter, updates half
+    and deletes a quarter of the time."""
     roll = rng.random()
     if len(names) < POOL or (roll < 0.25 and len(names) < 2 * POOL):
-        return "create"
-    return "update" if roll < 0.75 else "delete"
+        names.append(f"p{serial}")
+        return "create", names[-1]
+    if roll < 0.75:
+        return "update", names[rng.randrange(len(names))]
+    return "delete", names.pop(rng.randrange(len(names)))
 
 
 async def _child() -> None:
@@ -117,13 +121,10 @@ async def _child() -> None:
     def change() -> None:
         nonlocal serial
         serial += 1
-        what = churn_step(rng, names)
+        what, name = churn_step(rng, names, serial)
         if what == "create":
-            name = f"p{serial}"
             cl.api.create(pods, NAMESPACE, pod_body(name, serial))
-            names.append(name)
         elif what == "update":
-            name = names[rng.randrange(len(names))]
 
             def touch(o: dict[str, Any]) -> None:
                 o["metadata"]["labels"]["gen"] = str(serial)
@@ -131,7 +132,6 @@ async def _child() -> None:
 
             cl.api.mutate(pods, NAMESPACE, name, touch)
         else:
-            name = names.pop(rng.randrange(len(names)))
             cl.api.delete(pods, NAMESPACE, name, {"gracePeriodSeconds": 0})
 
     while line := (await reader.readline()).decode().split():
@@ -484,17 +484,11 @@ def raw_mongo_churn(url: str, samples: list[dict[str, Any]]) -> float:
     names: list[str] = []
     serial = 0
 
-    def op(what: str) -> pymongo.UpdateOne:
+    def op() -> pymongo.UpdateOne:
         nonlocal serial
         serial += 1
         now = datetime.datetime.now(datetime.UTC)
-        if what == "create":
-            names.append(f"p{serial}")
-            target = names[-1]
-        elif what == "update":
-            target = names[rng.randrange(len(names))]
-        else:
-            target = names.pop(rng.randrange(len(names)))
+        what, target = churn_step(rng, names, serial)
         match = {"clusterId": CLUSTER, "namespace": NAMESPACE, "resourceType": "Pod", "resourceName": target}
         if what == "delete":
             return pymongo.UpdateOne(match, {"$set": {"_isBcsObjectDeleted": True, "updateTime": now}})
@@ -507,12 +501,12 @@ def raw_mongo_churn(url: str, samples: list[dict[str, Any]]) -> float:
         coll.create_index([(k, 1) for k in keys], unique=True)
         coll.create_index([("_isBcsObjectDeleted", 1)])
         try:
-            fill = [op(churn_step(rng, names)) for _ in range(POOL)]
+            fill = [op() for _ in range(POOL)]
             for i in range(0, len(fill), 500):
                 coll.bulk_write(fill[i : i + 500])
             start = time.perf_counter()
             for _ in range(RAW_DOCS // 500):
-                coll.bulk_write([op(churn_step(rng, names)) for _ in range(500)])
+                coll.bulk_write([op() for _ in range(500)])
             return RAW_DOCS / (time.perf_counter() - start)
         finally:
             mc.drop_database(name)
