@@ -80,11 +80,7 @@ def on_update(rt: resources.ResourceType, old: dict[str, Any], new: dict[str, An
     if schema and p.ok and not p.ok(new):  # ratcheting only matters when the new object has errors
         out = schema_causes(schemavalidate.validate(schema, new, old, ratchet=True))
     out += _scale(rt, new, spec=True) + _scale(rt, new, spec=False) + _embedded("", new, schema, p.embedded)
-    if p.lists:
-        new_errs = _list_types("", schema, new, p.lists)
-        if new_errs and not _list_types("", schema, old, p.lists):
-            out += new_errs
-    return out
+    return out + _list_types_ratcheted(p, old, new)
 
 
 def on_status(rt: resources.ResourceType, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
@@ -93,11 +89,7 @@ def on_status(rt: resources.ResourceType, old: dict[str, Any], new: dict[str, An
     if p.status is not None and p.status_ok and "status" in new and not p.status_ok(new["status"]):
         out = schema_causes(schemavalidate.validate(p.status, new["status"]), "status")
     out += _scale(rt, new, spec=False)
-    if p.lists:
-        new_errs = _list_types("", p.schema, new, p.lists)
-        if new_errs and not _list_types("", p.schema, old, p.lists):
-            out += new_errs
-    return out
+    return out + _list_types_ratcheted(p, old, new)
 
 
 # -- schema errors as the apiserver's field errors ------------------------------------------------
@@ -258,6 +250,14 @@ def _type_meta(path: str, x: dict[str, Any]) -> list[Cause]:
 
 
 # -- x-kubernetes-list-type: set and map -------------------------------------------------------------
+def _list_types_ratcheted(p: Plan, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
+    """The list-type errors of ``new``, unless ``old`` had some already (an update may keep them)."""
+    if not p.lists:
+        return []
+    errs = _list_types("", p.schema, new, p.lists)
+    return errs if errs and not _list_types("", p.schema, old, p.lists) else []
+
+
 def _list_types(path: str, s: Schema | None, obj: Any, rel: frozenset[int]) -> list[Cause]:
     """Repeated items of ``x-kubernetes-list-type: set|map`` lists (``rel``: the schema nodes at or
     above such lists; the rest is not walked)."""
