@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from bcs.sim.kube import crvalidation, schemavalidate, structural
+from bcs.sim.kube.crdstructural import schema_map
 from bcs.sim.kube.fielderr import Cause, invalid
 
 __all__ = ["errors"]
@@ -42,11 +43,8 @@ def _walk(s: Schema, path: str, inside_meta: bool, out: list[Cause]) -> None:
     items = s.get("items")
     if isinstance(items, dict):
         _walk(items, f"{path}.items", inside_meta, out)
-    props = s.get("properties")
-    if isinstance(props, dict):
-        for k in sorted(props):
-            if isinstance(props[k], dict):
-                _walk(props[k], f"{path}.properties[{k}]", inside_meta or (embedded and k in _META), out)
+    for k, prop in schema_map(s).items():
+        _walk(prop, f"{path}.properties[{k}]", inside_meta or (embedded and k in _META), out)
 
 
 def errors(schema: Schema, path: str) -> list[Cause]:
