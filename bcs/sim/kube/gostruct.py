@@ -116,6 +116,24 @@ def _elem(type_name: str, value: Any) -> str:
     return _struct(type_name, value if isinstance(value, dict) else {})
 
 
+def _slice(go_type: str, elem: str, value: Any) -> str:
+    if value is None:
+        return f"{go_type}(nil)"
+    return go_type + "{" + ", ".join(_elem(elem, x) for x in value) + "}"
+
+
+def _map(go_type: str, elem: str, value: Any) -> str:
+    if value is None:
+        return f"{go_type}(nil)"
+    return go_type + "{" + ", ".join(f"{gofmt.quote(k)}:{_elem(elem, value[k])}" for k in sorted(value)) + "}"
+
+
+def _dependency(value: Any) -> str:
+    schema = _address(f"*{_P}JSONSchemaProps") if isinstance(value, dict) else f"(*{_P}JSONSchemaProps)(nil)"
+    strs = _field("strs", value if isinstance(value, list) else None)
+    return f"{_P}JSONSchemaPropsOrStringArray{{Schema:{schema}, Property:{strs}}}"
+
+
 def _field(kind: str, value: Any) -> str:
     if kind == "s":
         return gofmt.quote(value if isinstance(value, str) else "")
@@ -134,38 +152,17 @@ def _field(kind: str, value: Any) -> str:
     if kind.startswith("p:"):
         return f"(*{_P}{name})(nil)" if value is None else _address(f"*{_P}{name}")
     if kind.startswith("sl:"):
-        if value is None:
-            return f"[]{_P}{name}(nil)"
-        return f"[]{_P}{name}{{" + ", ".join(_elem(name, x) for x in value) + "}"
+        return _slice(f"[]{_P}{name}", name, value)
     if kind.startswith("m:"):
-        if value is None:
-            return f"map[string]{_P}{name}(nil)"
-        items = ", ".join(f"{gofmt.quote(k)}:{_elem(name, value[k])}" for k in sorted(value))
-        return f"map[string]{_P}{name}{{" + items + "}"
+        return _map(f"map[string]{_P}{name}", name, value)
     if kind == "rules":
-        if value is None:
-            return f"{_P}ValidationRules(nil)"
-        return f"{_P}ValidationRules{{" + ", ".join(_elem("ValidationRule", x) for x in value) + "}"
+        return _slice(f"{_P}ValidationRules", "ValidationRule", value)
     if kind == "named:JSONSchemaDefinitions":
-        if value is None:
-            return f"{_P}JSONSchemaDefinitions(nil)"
-        items = ", ".join(f"{gofmt.quote(k)}:{_elem('JSONSchemaProps', value[k])}" for k in sorted(value))
-        return f"{_P}JSONSchemaDefinitions{{" + items + "}"
+        return _map(f"{_P}JSONSchemaDefinitions", "JSONSchemaProps", value)
+    go_type = f"{_P}JSONSchemaDependencies"
     if value is None:
-        return f"{_P}JSONSchemaDependencies(nil)"
-    items = ", ".join(
-        f"{gofmt.quote(k)}:{_P}JSONSchemaPropsOrStringArray{{Schema:"
-        + (
-            _address(f"*{_P}JSONSchemaProps")
-            if isinstance(value[k], dict)
-            else f"(*{_P}JSONSchemaProps)(nil)"
-        )
-        + ", Property:"
-        + _field("strs", value[k] if isinstance(value[k], list) else None)
-        + "}"
-        for k in sorted(value)
-    )
-    return f"{_P}JSONSchemaDependencies{{" + items + "}"
+        return f"{go_type}(nil)"
+    return go_type + "{" + ", ".join(f"{gofmt.quote(k)}:{_dependency(value[k])}" for k in sorted(value)) + "}"
 
 
 def _struct(type_name: str, obj: dict[str, Any]) -> str:
@@ -175,13 +172,8 @@ def _struct(type_name: str, obj: dict[str, Any]) -> str:
 
 def versions(items: Any) -> str:
     """``%#v`` of ``spec.Versions`` (None: the nil slice)."""
-    if not isinstance(items, list):
-        return f"[]{_P}CustomResourceDefinitionVersion(nil)"
-    return (
-        f"[]{_P}CustomResourceDefinitionVersion{{"
-        + ", ".join(_elem("CustomResourceDefinitionVersion", v) for v in items)
-        + "}"
-    )
+    version = "CustomResourceDefinitionVersion"
+    return _slice(f"[]{_P}{version}", version, items if isinstance(items, list) else None)
 
 
 def schema_props(schema: dict[str, Any]) -> str:
