@@ -165,11 +165,14 @@ class Cluster:
         if schema is None:
             return
 
+        fill = structural.defaulter(schema)
+
         def fix(obj: dict[str, Any]) -> bool:
             before = orjson.dumps(obj)
             structural.prune(obj, schema)
             structural.prune_nulls(obj, schema)
-            structural.default(obj, schema)
+            if fill is not None:
+                fill(obj)
             return orjson.dumps(obj) != before
 
         self.store.rewrite(storage, fix)

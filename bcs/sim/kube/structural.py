@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Defaulter", "default", "defaulter", "prune", "prune_nulls"]
+__all__ = ["Defaulter", "defaulter", "prune", "prune_nulls"]
 
 _META = frozenset(("apiVersion", "kind", "metadata"))
 Schema = dict[str, Any]
@@ -103,35 +103,6 @@ def prune_nulls(x: Any, s: Schema | None) -> None:
             prune_nulls(v, items if isinstance(items, dict) else None)
 
 
-def default(x: Any, s: Schema | None) -> None:
-    """Fill ``default`` values in place (absent fields, and disallowed ``null``s)."""
-    if s is None:
-        return
-    if isinstance(x, dict):
-        props = s.get("properties") or {}
-        for k, prop in props.items():
-            if "default" not in prop or prop["default"] is None:
-                continue
-            if k not in x or _non_nullable_null(x[k], prop):
-                x[k] = copy.deepcopy(prop["default"])
-        has_addl, addl = _additional(s)
-        for k in list(x):
-            if k in props:
-                default(x[k], props[k])
-            elif has_addl and addl is not None:
-                if _non_nullable_null(x[k], addl) and addl.get("default") is not None:
-                    x[k] = copy.deepcopy(addl["default"])
-                default(x[k], addl)
-    elif isinstance(x, list):
-        items = s.get("items")
-        if not isinstance(items, dict):
-            return
-        for i, v in enumerate(x):
-            if _non_nullable_null(v, items) and items.get("default") is not None:
-                x[i] = copy.deepcopy(items["default"])
-            default(x[i], items)
-
-
 Defaulter = Callable[[Any], None]
 
 
@@ -140,8 +111,9 @@ def _fill(value: Any) -> Any:
 
 
 def defaulter(s: Any) -> Defaulter | None:
-    """``default`` compiled for one schema: what it does to a value, or None when it does nothing
-    (no defaults declared below ``s``). Subtrees without defaults are never visited."""
+    """Defaulting compiled for one schema: what fills ``default`` values into a value in place (absent
+    fields, and disallowed ``null``s), or None when there is nothing to fill (no defaults declared
+    below ``s``). Subtrees without defaults are never visited."""
     if not isinstance(s, dict):
         return None
     props = s.get("properties") or {}
