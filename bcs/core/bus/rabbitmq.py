@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 import aio_pika
 import aio_pika.abc
 import aio_pika.exceptions
+import aiormq.abc
 import yarl
+from pamqp import commands as amqp
 
 from bcs import errors
 from bcs.core.bus import port
@@ -33,6 +35,7 @@ __all__ = ["RabbitBus"]
 DEFAULT_TIMEOUT = 10.0  # seconds for connect, declare and publish confirms
 PIPELINE = 500  # publishes in flight per batch: keeps confirms pipelined without unbounded memory
 RECONNECT_INTERVAL = 1.0  # seconds between reconnection attempts of the robust connection
+PERSISTENT, NOT_PERSISTENT = 2, 1  # AMQP delivery modes
 
 # What the network or the broker can throw at us; CancelledError is deliberately not here.
 _FAILURES = (aio_pika.exceptions.AMQPError, ConnectionError, OSError, TimeoutError, RuntimeError)
@@ -119,10 +122,13 @@ class RabbitBus(port.Bus):
             async with asyncio.timeout(self.timeout):
                 for name in {m.exchange for m in batch}:
                     await self._exchange(name)
+                # Straight on aio-pika's aiormq channel: an aio_pika.Message and Exchange.publish
+                # cost as much CPU again as the publish itself (about 150 µs a message).
+                channel = await self._open_publisher().get_underlay_channel()
                 # Tasks start in order and aiormq writes frames under a FIFO lock, so the broker
                 # sees this batch in order; the confirms are then awaited together.
                 results = await asyncio.gather(
-                    *(self._send(m) for m in batch),
+                    *(self._send(channel, m) for m in batch),
                     return_exceptions=True,
                 )
         except aio_pika.exceptions.ChannelPreconditionFailed as e:
@@ -135,19 +141,20 @@ class RabbitBus(port.Bus):
             if isinstance(r, BaseException):
                 raise self._unavailable("publish failed", r) from None
 
-    async def _send(self, message: port.Message) -> None:
-        amqp = aio_pika.Message(
-            message.body,
+    async def _send(self, channel: aiormq.abc.AbstractChannel, message: port.Message) -> None:
+        properties = amqp.Basic.Properties(
             headers=dict(message.headers),
             message_id=message.message_id,
-            delivery_mode=(
-                aio_pika.DeliveryMode.PERSISTENT
-                if message.persistent
-                else aio_pika.DeliveryMode.NOT_PERSISTENT
-            ),
+            delivery_mode=PERSISTENT if message.persistent else NOT_PERSISTENT,
         )
-        exchange = self._exchanges[message.exchange]
-        await exchange.publish(amqp, message.routing_key, mandatory=False, timeout=self.timeout)
+        # wait=False: no drain per message (the batch's confirms are what is awaited).
+        await channel.basic_publish(
+            message.body,
+            exchange=message.exchange,
+            routing_key=message.routing_key,
+            properties=properties,
+            wait=False,
+        )
 
     async def _exchange(self, name: str) -> aio_pika.abc.AbstractExchange:
         channel = self._open_publisher()
