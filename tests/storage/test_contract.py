@@ -397,6 +397,24 @@ async def test_upsert_many_follows_upsert_semantics(store: port.Store) -> None:
     assert docs["node"]["x"] == 1
 
 
+async def test_an_upsert_key_matches_an_array_field_once_one_holds_arrays(store: port.Store) -> None:
+    # The first upserts look "name" up as a plain field; once a document holds an array there, an
+    # upsert by name matches that document through the array, as a Mongo filter does.
+    await store.upsert("Tag", {"name": "a"}, {"v": 1})
+    await store.upsert("Tag", {"name": "b"}, {"v": 1})
+    await store.upsert("Tag", {"other": "x"}, None, extra={"name": ["c", "d"]})
+    revised = await store.upsert("Tag", {"name": "d"}, {"v": 2})
+    assert (revised["name"], revised["other"]) == (["c", "d"], "x")
+    await store.upsert("Tag", {"name": "a"}, {"v": 3})
+
+    docs = await store.find("Tag", c.Query(None))
+    assert [(d["name"], d.get("data")) for d in docs] == [
+        ("a", {"v": 3}),
+        ("b", {"v": 1}),
+        (["c", "d"], {"v": 2}),
+    ]
+
+
 async def test_upsert_many_of_one_item_tells_the_same_times(store: port.Store) -> None:
     first = await store.upsert("Pod", pod("c", "ns", "one"), {"v": 0})
     (kept,) = await store.upsert_many("Pod", [port.Upsert(pod("c", "ns", "one"), {"v": 1})])

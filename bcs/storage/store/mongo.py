@@ -191,9 +191,9 @@ class MongoStore(port.Store):
                 stored = {**fields, port.CREATE_TIME: now}
             elif before.get(port.DELETED) is True:  # revived: a new life, a new createTime
                 await col.update_one(match, {"$set": {port.CREATE_TIME: now}})
-                stored = {**before, **fields, port.CREATE_TIME: now}
+                stored = {**before, **self._update(item, fields), port.CREATE_TIME: now}
             else:
-                stored = {**before, **fields}
+                stored = {**before, **self._update(item, fields)}
         return port.decode(stored, date_marker=False)
 
     async def upsert_many(self, collection: str, items: Sequence[port.Upsert]) -> list[dict[str, Any]]:

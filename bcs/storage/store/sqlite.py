@@ -64,6 +64,11 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _changes(item: port.Upsert, fields: dict[str, Any]) -> dict[str, Any]:
+    """What an update of an existing document sets: ``fields`` without the key's."""
+    return {k: v for k, v in fields.items() if k not in item.key}
+
+
 class SqliteStore(port.Store):
     """Documents in ``path`` (created with its directory on start), WAL journal."""
 
@@ -76,6 +81,7 @@ class SqliteStore(port.Store):
         # connection has written to the file (PRAGMA data_version moved).
         self._tables: dict[str, _Table] = {}  # collection name -> table
         self._prepared: set[tuple[str, frozenset[str]]] = set()  # (collection, key fields)
+        self._lookups: dict[tuple[Any, ...], tuple[str, list[tuple[bool, Any]]]] = {}  # see _row
         self._data_version: int | None = None
         self._clock = port.Clock()
 
@@ -118,6 +124,7 @@ class SqliteStore(port.Store):
     def _forget(self) -> None:
         self._tables.clear()
         self._prepared.clear()
+        self._lookups.clear()
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -265,8 +272,30 @@ class SqliteStore(port.Store):
 
     def _row(self, table: _Table, key: Mapping[str, Any]) -> tuple[int, str] | None:
         """The ``(id, doc)`` of the document ``key`` names, deleted or not."""
-        sql, params = self._where(table, conditions.key_match(key), include_deleted=True)
+        sql, params = self._lookup(table, key)
         return self._db().execute(f"SELECT id, doc FROM {table.name} WHERE {sql} LIMIT 1", params).fetchone()
+
+    def _lookup(self, table: _Table, key: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The condition naming ``key`` as SQL and parameters, compiled once per shape of key.
+
+        A key of strings compiles with a marker in place of each value; the parameters then say
+        which are the key's values (a condition may use one twice) and which are constants."""
+        if not all(type(v) is str for v in key.values()):
+            return self._where(table, conditions.key_match(key), include_deleted=True)
+        shape = (table.cid, tuple(key), frozenset(table.arrays))
+        plan = self._lookups.get(shape)
+        if plan is None:
+            markers = {f"\0bcs-key-{i}\0": name for i, name in enumerate(key)}
+            probe = {name: marker for marker, name in markers.items()}
+            sql, params = self._where(table, conditions.key_match(probe), include_deleted=True)
+            parts: list[tuple[bool, Any]] = []
+            for p in params:
+                name = markers.get(p) if isinstance(p, str) else None
+                parts.append((True, name) if name is not None else (False, p))
+            plan = sql, parts
+            self._lookups[shape] = plan
+        sql, compiled = plan
+        return sql, [key[part] if named else part for named, part in compiled]
 
     def _upsert(
         self, collection: str, items: Sequence[port.Upsert], now: datetime.datetime
@@ -283,7 +312,8 @@ class SqliteStore(port.Store):
                 conn.execute(f"INSERT INTO {table.name} (doc) VALUES (?)", (_dumps(doc),))
             else:
                 before = orjson.loads(row[1])
-                doc = {**before, **fields}
+                # The key's fields stay as stored: equal, or an array holding the value (as in Mongo).
+                doc = {**before, **_changes(item, fields)}
                 if before.get(port.DELETED) is True:  # revived: a new life, a new createTime
                     doc[port.CREATE_TIME] = created
                 conn.execute(f"UPDATE {table.name} SET doc = ? WHERE id = ?", (_dumps(doc), row[0]))
@@ -310,7 +340,7 @@ class SqliteStore(port.Store):
             row = self._row(table, item.key)
             if row is None:
                 continue
-            doc = {**orjson.loads(row[1]), **fields}
+            doc = {**orjson.loads(row[1]), **_changes(item, fields)}
             conn.execute(f"UPDATE {table.name} SET doc = ? WHERE id = ?", (_dumps(doc), row[0]))
             self._note_arrays(table, fields)
             updated += 1
