@@ -317,10 +317,14 @@ def encode(value: Any, *, date_marker: bool) -> Any:
     kind = type(value)
     if kind in _SCALARS:  # the common case first: exact types, no isinstance chain
         return value
+    # Scalars inline: most values of a document are, and a call per value is most of the cost.
     if kind is dict or isinstance(value, Mapping):
-        return {_escaped(k): encode(v, date_marker=date_marker) for k, v in value.items()}
+        return {
+            _escaped(k): v if type(v) in _SCALARS else encode(v, date_marker=date_marker)
+            for k, v in value.items()
+        }
     if kind is list or isinstance(value, list | tuple):
-        return [encode(v, date_marker=date_marker) for v in value]
+        return [v if type(v) in _SCALARS else encode(v, date_marker=date_marker) for v in value]
     if isinstance(value, datetime.datetime):
         value = to_millis(value)
         return {"$date": (value - EPOCH) // datetime.timedelta(milliseconds=1)} if date_marker else value

@@ -45,6 +45,10 @@ def _copy(obj: Mapping[str, Any]) -> dict[str, Any]:
     return orjson.loads(orjson.dumps(obj))
 
 
+def _namespace(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("namespace") or "")
+
+
 def _controller(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:
     refs = [r for r in meta.get("ownerReferences") or [] if isinstance(r, Mapping)]
     for ref in refs:
@@ -107,8 +111,10 @@ class Shaper:
     def shape(
         self, kind: str, obj: Mapping[str, Any], *, workload: tuple[str, str] | None = None
     ) -> dict[str, Any]:
-        data = _copy(obj)
-        meta = data.setdefault("metadata", {})
+        masks = [r for r in self.masks.get(kind, ()) if not r.namespace or r.namespace == _namespace(obj)]
+        # A new top level and metadata (all that changes here); deep only when a mask cuts deeper.
+        data = _copy(obj) if masks else {**obj, "metadata": {**(obj.get("metadata") or {})}}
+        meta = data["metadata"]
         if self.strip:
             meta.pop("managedFields", None)
         if self.extra_labels:
@@ -119,11 +125,9 @@ class Shaper:
                 WORKLOAD_KIND: workload[0],
                 WORKLOAD_NAME: workload[1],
             }
-        namespace = meta.get("namespace") or ""
-        for rule in self.masks.get(kind, ()):
-            if not rule.namespace or rule.namespace == namespace:
-                for path in rule.paths:
-                    _mask(data, path)
+        for rule in masks:
+            for path in rule.paths:
+                _mask(data, path)
         return data
 
 

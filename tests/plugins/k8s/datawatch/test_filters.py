@@ -122,6 +122,12 @@ def test_shaper_strips_managed_fields_masks_and_labels_without_touching_the_cach
     assert shaped["metadata"]["labels"] == {"cluster": "c1"}
     assert secret["metadata"]["managedFields"]  # the cache's copy is untouched
     assert secret["data"]["password"] == "aGk="
+    assert "labels" not in secret["metadata"]
+    owned = shaper.shape("Pod", secret, workload=("Deployment", "web"))
+    assert owned["metadata"]["annotations"][convert.WORKLOAD_NAME] == "web"
+    assert "annotations" not in secret["metadata"]
+    assert "managedFields" not in owned["metadata"]
+    assert secret["metadata"]["managedFields"]
     cm = {"metadata": {"name": "c", "namespace": "prod"}, "data": {"k": "v"}}
     assert shaper.shape("ConfigMap", cm)["data"] == {}
     cm["metadata"]["namespace"] = "dev"

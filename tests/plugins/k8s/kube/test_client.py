@@ -19,6 +19,18 @@ def test_resource_paths() -> None:
     assert client.Resource("", "v1", "nodes", "Node", False).path("ignored", "n") == "/api/v1/nodes/n"
 
 
+def test_watch_events_decode_what_either_decoder_reads() -> None:
+    line = b'{"type": "ADDED", "object": {"metadata": {"name": "a"}, "data": {"n": 7, "s": "x"}}}'
+    assert client._event(line) == {
+        "type": "ADDED",
+        "object": {"metadata": {"name": "a"}, "data": {"n": 7, "s": "x"}},
+    }
+    # orjson refuses a lone surrogate escape; the standard library keeps it as one code point.
+    assert client._event(b'{"type": "ADDED", "object": {"s": "\\ud800"}}')["object"]["s"] == "\ud800"
+    with pytest.raises(ValueError):
+        client._event(b'{"type": ')
+
+
 async def test_crud_and_errors(kube: client.KubeClient) -> None:
     created = await kube.create(CONFIGMAPS, "default", {"metadata": {"name": "a"}, "data": {"k": "1"}})
     with pytest.raises(errors.Conflict):
