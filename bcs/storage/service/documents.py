@@ -11,6 +11,7 @@ milliseconds (``2024-05-01T10:00:00.123Z``), which is how they leave the service
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -97,6 +98,7 @@ def key_of(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {f: doc[f] for f in conditions.FEATURE_FIELDS if f in doc}
 
 
+@functools.lru_cache(maxsize=1024)  # the changes of one write share their times
 def format_time(value: datetime.datetime) -> str:
     """RFC 3339 in UTC with milliseconds, as upstream's Go ``time.Time`` marshals."""
     value = value.astimezone(datetime.UTC)
