@@ -153,17 +153,12 @@ class MongoStore(port.Store):
         self._prepared.add(marker)
 
     def _set(self, item: port.Upsert, now: Any, *, live: bool = True) -> dict[str, Any]:
-        """The fields an upsert writes (``live``: with the deletion flag cleared)."""
-        fields = port.set_fields(item.key, item.data, item.extra)
-        fields[port.UPDATE_TIME] = now
-        if live:
-            fields[port.DELETED] = False
-        return port.encode(fields, date_marker=False)
+        return port.written_fields(item, now, live=live, date_marker=False)
 
     def _update(self, item: port.Upsert, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """``fields`` without the key's: an upsert's insert takes them from the filter's equalities,
-        and setting them again costs a Mongo-wire server an index check per field."""
-        return {k: v for k, v in fields.items() if k not in item.key}
+        # An upsert's insert takes the key's fields from the filter's equalities, and setting them
+        # again would cost a Mongo-wire server an index check per field.
+        return port.updated_fields(item, fields)
 
     async def upsert(
         self,

@@ -56,6 +56,8 @@ __all__ = [
     "project",
     "set_fields",
     "times",
+    "updated_fields",
+    "written_fields",
     "to_millis",
     "unescape_key",
 ]
@@ -370,6 +372,22 @@ def set_fields(
     if data is not None:
         fields["data"] = data
     return fields
+
+
+def written_fields(item: Upsert, now: Any, *, live: bool, date_marker: bool) -> dict[str, Any]:
+    """The top-level fields a write of ``item`` sets at ``now``, encoded (``live``: with the
+    deletion flag cleared, as an upsert does; an update leaves it)."""
+    fields = set_fields(item.key, item.data, item.extra)
+    fields[UPDATE_TIME] = now
+    if live:
+        fields[DELETED] = False
+    return encode(fields, date_marker=date_marker)
+
+
+def updated_fields(item: Upsert, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """What updating the existing document ``item`` names sets: ``fields`` without the key's, which
+    stay as stored (equal, or an array holding the value, as Mongo's ``$set`` leaves them)."""
+    return {k: v for k, v in fields.items() if k not in item.key}
 
 
 def times(doc: Mapping[str, Any]) -> dict[str, Any]:

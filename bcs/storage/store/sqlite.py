@@ -64,11 +64,6 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _changes(item: port.Upsert, fields: dict[str, Any]) -> dict[str, Any]:
-    """What an update of an existing document sets: ``fields`` without the key's."""
-    return {k: v for k, v in fields.items() if k not in item.key}
-
-
 class SqliteStore(port.Store):
     """Documents in ``path`` (created with its directory on start), WAL journal."""
 
@@ -263,12 +258,7 @@ class SqliteStore(port.Store):
     # -- operations (worker thread) -----------------------------------------------------------
 
     def _fields(self, item: port.Upsert, now: datetime.datetime, *, live: bool = True) -> dict[str, Any]:
-        """The fields an upsert writes (``live``: with the deletion flag cleared)."""
-        fields = port.set_fields(item.key, item.data, item.extra)
-        fields[port.UPDATE_TIME] = now
-        if live:
-            fields[port.DELETED] = False
-        return port.encode(fields, date_marker=True)
+        return port.written_fields(item, now, live=live, date_marker=True)
 
     def _row(self, table: _Table, key: Mapping[str, Any]) -> tuple[int, str] | None:
         """The ``(id, doc)`` of the document ``key`` names, deleted or not."""
@@ -312,8 +302,7 @@ class SqliteStore(port.Store):
                 conn.execute(f"INSERT INTO {table.name} (doc) VALUES (?)", (_dumps(doc),))
             else:
                 before = orjson.loads(row[1])
-                # The key's fields stay as stored: equal, or an array holding the value (as in Mongo).
-                doc = {**before, **_changes(item, fields)}
+                doc = {**before, **port.updated_fields(item, fields)}
                 if before.get(port.DELETED) is True:  # revived: a new life, a new createTime
                     doc[port.CREATE_TIME] = created
                 conn.execute(f"UPDATE {table.name} SET doc = ? WHERE id = ?", (_dumps(doc), row[0]))
@@ -340,7 +329,7 @@ class SqliteStore(port.Store):
             row = self._row(table, item.key)
             if row is None:
                 continue
-            doc = {**orjson.loads(row[1]), **_changes(item, fields)}
+            doc = {**orjson.loads(row[1]), **port.updated_fields(item, fields)}
             conn.execute(f"UPDATE {table.name} SET doc = ? WHERE id = ?", (_dumps(doc), row[0]))
             self._note_arrays(table, fields)
             updated += 1
