@@ -70,6 +70,11 @@ GROUP_BYTES = 4 << 20  # JSON bytes of entries per group document (MongoDB's lim
 RETRY_MIN, RETRY_MAX = 0.2, 10.0  # backoff bounds, seconds
 OLD_INDEX = "outbox_owner_seq"  # made by earlier versions; the (owner, state, seq) index replaces it
 CLOSE_FLUSH = 5.0  # seconds close() spends publishing what is left before parking it
+# Published groups are deleted together: once this many wait, or the oldest has waited PURGE_DELAY.
+# (A crash meanwhile republishes them, with the same message ids; one delete per group cost a
+# Mongo-wire server about as much as recording the group.)
+PURGE_GROUPS = 32
+PURGE_DELAY = 0.25  # seconds
 
 
 def _owner_id() -> str:
@@ -263,6 +268,8 @@ class Outbox:
         self._indexed = False
         self._seq = 0
         self._counter = itertools.count(1)
+        self._published: list[str] = []  # ids of published groups, to delete (see PURGE_GROUPS)
+        self._published_at = 0.0  # loop time the oldest of them was published
         self.published = 0  # messages confirmed by the bus (for metrics and tests)
 
     # -- the write path ---------------------------------------------------------------------------
@@ -331,19 +338,25 @@ class Outbox:
                 logger.info("outbox: publishing again after %d failed attempt(s)", failures)
             delay, failures = RETRY_MIN, 0
             if not progressed:
+                until = next_upkeep
+                if self._published:
+                    until = min(until, self._published_at + PURGE_DELAY)
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(max(next_upkeep - loop.time(), 0.0)):
+                    async with asyncio.timeout(max(until - loop.time(), 0.0)):
                         await self._wake.wait()
 
     async def drain_once(self) -> bool:
         """Publish one batch; False when there was nothing to publish."""
         self._wake.clear()  # before looking: a commit from now on wakes the next wait
+        await self._purge_published()
         if self._uncertain:
             await self._mark(list(self._uncertain.values()), VERIFY, self._uncertain)
         if self._backlog:
             docs = await self._stored_batch()
             if docs:
                 await self._publish_stored(docs)
+                # At once: the next look at the backlog must not find them again.
+                await self._purge_published(force=True)
                 return True
             self._backlog = False
         if self._memory:
@@ -371,6 +384,7 @@ class Outbox:
             async with asyncio.timeout(CLOSE_FLUSH):
                 while await self.drain_once():
                     pass
+                await self._purge_published(force=True)
         except (errors.PortUnavailable, TimeoutError) as e:
             left = sum(len(g.entries) for g in self._memory.values())
             logger.warning("outbox: %d change(s) left for the next start (%s)", left, e)
@@ -421,8 +435,22 @@ class Outbox:
         if messages:
             await self.bus.publish_many(messages)
             self.published += len(messages)
-        ids = [g.id for g in groups] + list(also_delete)
-        await self.store.purge(OUTBOX, c.In("id", ids))
+        if not self._published:
+            self._published_at = asyncio.get_running_loop().time()
+        self._published += [g.id for g in groups]
+        self._published += also_delete
+        await self._purge_published()
+
+    async def _purge_published(self, *, force: bool = False) -> None:
+        """Delete the published groups once enough wait, or the oldest has waited long enough."""
+        if not self._published:
+            return
+        due = asyncio.get_running_loop().time() >= self._published_at + PURGE_DELAY
+        if force or due or len(self._published) >= PURGE_GROUPS:
+            ids = list(self._published)
+            await self.store.purge(OUTBOX, c.In("id", ids))
+            del self._published[: len(ids)]
+            self._published_at = asyncio.get_running_loop().time()
 
     async def _lookup(
         self, entries: list[Entry], *, with_data: bool

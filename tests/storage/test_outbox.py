@@ -249,6 +249,70 @@ async def test_a_dead_owners_entries_are_adopted_once_and_checked(store: port.St
         await bus.close()
 
 
+@pytest.fixture
+async def listened() -> AsyncIterator[tuple[FlakyBus, Consumer]]:
+    """An in-process bus and a consumer of the public exchange."""
+    bus = FlakyBus()
+    await bus.start()
+    consumer = await Consumer.bind(bus, EXCHANGE)
+    try:
+        yield bus, consumer
+    finally:
+        await consumer.close()
+        await bus.close()
+
+
+async def test_published_groups_are_deleted_together_and_by_close(
+    store: port.Store, listened: tuple[FlakyBus, Consumer]
+) -> None:
+    bus, consumer = listened
+    async with running(store, bus, drain=False) as service:
+        for i in range(3):
+            await service.put_resource(pod(f"p{i}", 1))
+        assert await service.outbox.drain_once()
+        await consumer.wait_for(3)
+        # Published, and deleted later in one go (a moment later, or with more groups).
+        assert await store.count(outbox.OUTBOX, None) == 3
+        await service.outbox.close()
+        assert await store.count(outbox.OUTBOX, None, include_deleted=True) == 0
+    assert len(consumer.received) == 3
+
+
+async def test_enough_published_groups_are_deleted_at_once(
+    store: port.Store, listened: tuple[FlakyBus, Consumer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "PURGE_GROUPS", 2)
+    monkeypatch.setattr(outbox, "PURGE_DELAY", 3600.0)
+    async with running(store, listened[0], drain=False) as service:
+        await service.put_resource(pod("a", 1))
+        assert await service.outbox.drain_once()
+        assert await store.count(outbox.OUTBOX, None) == 1  # one is not enough, nor old enough
+        await service.put_resource(pod("b", 1))
+        await service.put_resource(pod("c", 1))
+        assert await service.outbox.drain_once()
+        assert await store.count(outbox.OUTBOX, None) == 0
+
+
+async def test_groups_published_but_not_yet_deleted_are_republished_with_their_ids(
+    store: port.Store, listened: tuple[FlakyBus, Consumer]
+) -> None:
+    bus, consumer = listened
+    # A process publishes, then dies before deleting what it published.
+    async with running(store, bus, lease=0.3, drain=False) as dead:
+        await dead.put_resources([pod("a", 1), pod("b", 1)])
+        assert await dead.outbox.drain_once()
+        first = await consumer.wait_for(2)
+    async with running(store, bus, lease=0.3) as heir:
+        deadline = asyncio.get_running_loop().time() + DEADLINE
+        while len(consumer.received) < 4:
+            assert asyncio.get_running_loop().time() < deadline, "never republished"
+            await asyncio.sleep(0.02)
+        await _drained(heir)
+    # Duplicates, each with the message id it had: consumers drop them.
+    assert len(consumer.received) == 4
+    assert consumer.unique() == first
+
+
 class FailingStore:
     """Wraps a store; the next write of a resource fails, before or after reaching the store."""
 
