@@ -313,6 +313,30 @@ async def test_groups_published_but_not_yet_deleted_are_republished_with_their_i
     assert consumer.unique() == first
 
 
+async def test_puts_and_deletes_written_together_are_one_record_published_in_order(
+    store: port.Store, listened: tuple[FlakyBus, Consumer]
+) -> None:
+    bus, consumer = listened
+    async with running(store, bus, drain=False) as service:
+        await service.put_resources([pod("a", 1), pod("b", 1)])
+        await service.outbox.close()  # published and deleted
+        gone = ("Pod", c.key_match(pod("b", 0).key()))
+        nothing = ("Pod", c.key_match(pod("never", 0).key()))
+        assert await service.write_resources([pod("a", 2), pod("c", 1)], [gone, nothing]) == (2, 1)
+        assert await store.count(outbox.OUTBOX, None) == 1
+        assert await outbox.count_entries(store) == 3
+        assert await service.outbox.drain_once()
+        messages = await consumer.wait_for(5)
+    assert [(m.headers["resourceName"], m.headers["event"]) for m in messages[2:]] == [
+        ("a", "update"),
+        ("c", "update"),
+        ("b", "delete"),
+    ]
+    assert json.loads(messages[-1].body) == {"metadata": {"name": "b"}, "v": 1}  # its last data
+    live = await service.find_resources("Pod", c.Query(fields=["resourceName"]))
+    assert sorted(d["resourceName"] for d in live) == ["a", "c"]
+
+
 class FailingStore:
     """Wraps a store; the next write of a resource fails, before or after reaching the store."""
 

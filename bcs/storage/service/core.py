@@ -9,7 +9,6 @@ already-validated values and store conditions, never raw request parameters.
 from __future__ import annotations
 
 import datetime
-import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["StorageService"]
 
 DELETE_CHUNK = 500  # objects named in one soft-delete condition
+# What a delete reads of each object first: its key, last data and times (for its message).
+_LAST_STATE = [*c.FEATURE_FIELDS, "data", store_port.CREATE_TIME, store_port.UPDATE_TIME]
 
 
 class StorageService:
@@ -91,24 +92,13 @@ class StorageService:
             body=data,
         )
 
+    def _gone(self, doc: Mapping[str, Any]) -> outbox.Entry:
+        return self._entry(messages.DELETE, documents.key_of(doc), doc.get("data") or {})
+
     async def put_resources(self, resources: Sequence[documents.Resource]) -> int:
         """Upsert ``resources`` (one bulk write per resourceType, in order); return how many."""
-        by_type: dict[str, list[documents.Resource]] = {}
-        for r in resources:
-            by_type.setdefault(r.resource_type, []).append(r)
-        for resource_type, group in by_type.items():
-            entries = [self._entry(messages.UPDATE, r.key(), r.data) for r in group]
-            await self.write(entries, functools.partial(self._upsert, resource_type, group))
-        return len(resources)
-
-    async def _upsert(
-        self, resource_type: str, group: list[documents.Resource]
-    ) -> list[Mapping[str, Any] | None]:
-        # The store tells each object's times (Add or Change?) without a read-back.
-        stamps = await self.store.upsert_many(
-            resource_type, [store_port.Upsert(r.key(), r.data, r.extra) for r in group]
-        )
-        return [messages.watch_facts(t) for t in stamps]
+        stored, _ = await self.write_resources(resources)
+        return stored
 
     async def put_resource(self, resource: documents.Resource) -> None:
         await self.put_resources([resource])
@@ -125,29 +115,57 @@ class StorageService:
 
         Each deleted object gets a ``delete`` message carrying its last data. Return how many.
         """
-        documents.check_resource_type(resource_type)
         parts = [p for p in (where,) if p is not None]
         if begin is not None or end is not None:
             parts.append(c.Range(store_port.UPDATE_TIME, gt=begin, lt=end))
-        cond = c.And(*parts)
-        fields = [*c.FEATURE_FIELDS, "data", store_port.CREATE_TIME, store_port.UPDATE_TIME]
-        docs = await self.store.find(resource_type, c.Query(cond, fields=fields))
-        if not docs:
-            return 0
-        entries = [self._entry(messages.DELETE, documents.key_of(d), d.get("data") or {}) for d in docs]
+        _, deleted = await self.write_resources(deletions=[(resource_type, c.And(*parts))])
+        return deleted
+
+    async def write_resources(
+        self,
+        resources: Sequence[documents.Resource] = (),
+        deletions: Sequence[tuple[str, c.Condition]] = (),
+    ) -> tuple[int, int]:
+        """Upsert ``resources`` and soft-delete the live resources each ``(resourceType, condition)``
+        of ``deletions`` matches, as one write: one outbox record for all of it (one bulk write per
+        resourceType, then the deletes). Return how many were stored and how many deleted."""
+        by_type: dict[str, list[documents.Resource]] = {}
+        for r in resources:
+            by_type.setdefault(r.resource_type, []).append(r)
+        entries = [self._entry(messages.UPDATE, r.key(), r.data) for g in by_type.values() for r in g]
+        doomed = []
+        for resource_type, cond in deletions:
+            docs = await self.store.find(
+                documents.check_resource_type(resource_type), c.Query(cond, fields=_LAST_STATE)
+            )
+            if docs:
+                doomed.append((resource_type, cond, docs))
+                entries += [
+                    self._entry(messages.DELETE, documents.key_of(d), d.get("data") or {}) for d in docs
+                ]
+        if not entries:
+            return 0, 0
         deleted = 0
 
         async def change() -> list[Mapping[str, Any] | None]:
             nonlocal deleted
-            # Only the objects found (and announced) are deleted, even if more match by now.
-            for start in range(0, len(docs), DELETE_CHUNK):
-                chunk = docs[start : start + DELETE_CHUNK]
-                named = c.keys_match(documents.key_of(d) for d in chunk)
-                deleted += await self.store.soft_delete(resource_type, c.And(cond, named))
-            return [messages.watch_facts(d, deleted=True) for d in docs]
+            facts: list[Mapping[str, Any] | None] = []
+            for resource_type, group in by_type.items():
+                # The store tells each object's times (Add or Change?) without a read-back.
+                stamps = await self.store.upsert_many(
+                    resource_type, [store_port.Upsert(r.key(), r.data, r.extra) for r in group]
+                )
+                facts += [messages.watch_facts(t) for t in stamps]
+            for resource_type, cond, docs in doomed:
+                # Only the objects found (and announced) are deleted, even if more match by now.
+                for start in range(0, len(docs), DELETE_CHUNK):
+                    named = c.keys_match(documents.key_of(d) for d in docs[start : start + DELETE_CHUNK])
+                    deleted += await self.store.soft_delete(resource_type, c.And(cond, named))
+                facts += [messages.watch_facts(d, deleted=True) for d in docs]
+            return facts
 
         await self.write(entries, change)
-        return deleted
+        return len(resources), deleted
 
     async def find_resources(self, resource_type: str, query: c.Query) -> list[dict[str, Any]]:
         """The stored documents (times as datetimes; see :func:`documents.render`)."""

@@ -256,46 +256,49 @@ class DataWatch:
                         continue
                 puts.append((key, sink.Put(kind, namespace, short, data)))
         cid = self.cluster_id
-        if await self._send(outcomes, puts, "put", lambda: self.sink.put(cid, [p for _, p in puts])):
-            self._prints.update({k: prints[k] for k, _ in puts if k in prints})
+        # Puts and deletes in one write: one outbox record for the batch.
+        written = {"put": puts, "delete": deletes}
         if await self._send(
-            outcomes, deletes, "delete", lambda: self.sink.delete(cid, [d for _, d in deletes])
+            outcomes, written, lambda: self.sink.write(cid, [p for _, p in puts], [d for _, d in deletes])
         ):
+            self._prints.update({k: prints[k] for k, _ in puts if k in prints})
             for k, _ in deletes:
                 self._prints.pop(k, None)
-        await self._send(outcomes, events, "event", lambda: self.sink.put_events([e for _, e in events]))
+        await self._send(outcomes, {"event": events}, lambda: self.sink.put_events([e for _, e in events]))
         return outcomes
 
     async def _send(
         self,
         outcomes: dict[writer.Key, writer.Outcome],
-        items: Sequence[tuple[writer.Key, Any]],
-        action: str,
+        written: Mapping[str, Sequence[tuple[writer.Key, Any]]],
         call: Callable[[], Awaitable[None]],
     ) -> bool:
-        """Run ``call`` for ``items``; record each key's outcome and the metrics; True if it worked."""
-        if not items:
+        """Run ``call`` for the items ``written`` (by action); record each key's outcome and the
+        metrics; True if it worked."""
+        keys = [key for items in written.values() for key, _ in items]
+        if not keys:
             return False
-        kinds: dict[str, int] = {}
-        for key, _ in items:
-            kinds[key[0]] = kinds.get(key[0], 0) + 1
+        done: dict[tuple[str, str], int] = {}  # (kind, action) -> objects
+        for action, items in written.items():
+            for key, _ in items:
+                done[key[0], action] = done.get((key[0], action), 0) + 1
+        what = " and ".join(action for action, items in written.items() if items)
         try:
             # A store that hangs (a server mid-restart can hold a connection for its whole connect
             # timeout) must not hold the writer: give up, the keys are retried.
             async with asyncio.timeout(self.settings.write_timeout):
                 await call()
         except Exception as e:
-            for kind in kinds:
+            for kind in {kind for kind, _ in done}:
                 self.metrics.errors.labels(self.cluster_id, kind).inc()
+            failed = ("cluster %s: %s of %d object(s) failed", self.cluster_id, what, len(keys))
             if not isinstance(e, errors.BcsError | TimeoutError):
-                logger.exception("cluster %s: %s of %d object(s) failed", self.cluster_id, action, len(items))
+                logger.exception(*failed)
             else:
-                logger.warning(
-                    "cluster %s: %s of %d object(s) failed: %s", self.cluster_id, action, len(items), e
-                )
-            outcomes.update((key, RETRY) for key, _ in items)
+                logger.warning(failed[0] + ": %s", *failed[1:], e)
+            outcomes.update((key, RETRY) for key in keys)
             return False
-        for kind, n in kinds.items():
+        for (kind, action), n in done.items():
             self.metrics.writes.labels(self.cluster_id, kind, action).inc(n)
-        outcomes.update((key, DONE) for key, _ in items)
+        outcomes.update((key, DONE) for key in keys)
         return True

@@ -72,6 +72,14 @@ class Sink(abc.ABC):
     async def delete(self, cluster_id: str, items: Sequence[Delete]) -> None:
         """Delete every item that is stored (absent ones are no error)."""
 
+    async def write(self, cluster_id: str, puts: Sequence[Put], deletes: Sequence[Delete]) -> None:
+        """:meth:`put` and :meth:`delete` (of other objects) as one call; sinks that can make it one
+        write do so."""
+        if puts:
+            await self.put(cluster_id, puts)
+        if deletes:
+            await self.delete(cluster_id, deletes)
+
     @abc.abstractmethod
     async def put_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Store events in the storage event shape (:func:`convert.event_record`)."""
@@ -112,8 +120,15 @@ class ServiceSink(Sink):
         self.service = service
 
     async def put(self, cluster_id: str, items: Sequence[Put]) -> None:
+        await self.write(cluster_id, items, ())
+
+    async def delete(self, cluster_id: str, items: Sequence[Delete]) -> None:
+        await self.write(cluster_id, (), items)
+
+    async def write(self, cluster_id: str, puts: Sequence[Put], deletes: Sequence[Delete]) -> None:
+        """One storage write (one outbox record) for all of it."""
         resources = []
-        for item in items:
+        for item in puts:
             try:
                 resources.append(
                     documents.Resource(
@@ -126,18 +141,16 @@ class ServiceSink(Sink):
                 )
             except errors.BadRequest as e:
                 logger.error("cluster %s: %s %s not stored: %s", cluster_id, item.resource_type, item.name, e)
-        if resources:
-            await self.service.put_resources(resources)
-
-    async def delete(self, cluster_id: str, items: Sequence[Delete]) -> None:
         by_type: dict[str, list[Delete]] = {}
-        for item in items:
-            by_type.setdefault(item.resource_type, []).append(item)
-        for resource_type, group in by_type.items():
-            for start in range(0, len(group), DELETE_CHUNK):
-                chunk = group[start : start + DELETE_CHUNK]
-                named = c.keys_match(_key(cluster_id, d) for d in chunk)
-                await self.service.delete_resources(resource_type, named)
+        for d in deletes:
+            by_type.setdefault(d.resource_type, []).append(d)
+        deletions = [
+            (resource_type, c.keys_match(_key(cluster_id, d) for d in group[start : start + DELETE_CHUNK]))
+            for resource_type, group in by_type.items()
+            for start in range(0, len(group), DELETE_CHUNK)
+        ]
+        if resources or deletions:
+            await self.service.write_resources(resources, deletions)
 
     async def put_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         records = []

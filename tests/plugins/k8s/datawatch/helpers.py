@@ -127,6 +127,10 @@ class GatedSink(sink.Sink):
         await self.gate.wait()
         await self.inner.delete(cluster_id, items)
 
+    async def write(self, cluster_id: str, puts: Any, deletes: Any) -> None:
+        await self.gate.wait()
+        await self.inner.write(cluster_id, puts, deletes)
+
     async def put_events(self, events: Any) -> None:
         await self.gate.wait()
         await self.inner.put_events(events)
