@@ -108,6 +108,21 @@ async def test_invalid_collection_name_is_a_bad_request(store: port.Store) -> No
 # -- soft delete, windows, purge ------------------------------------------------------------------
 
 
+async def test_soft_delete_of_deleted_ones_too_flags_every_match_again(store: port.Store) -> None:
+    keys = [pod("BCS-K8S-1", "default", n) for n in ("a", "b", "c")]
+    for key in keys:
+        await store.upsert("Pod", key, {"v": 1})
+    assert await store.soft_delete("Pod", c.key_match(keys[0])) == 1
+    (first,) = await store.find("Pod", c.Query(c.key_match(keys[0]), include_deleted=True))
+
+    named = c.keys_match(keys[:2])
+    assert await store.soft_delete("Pod", named, include_deleted=True) == 2
+    docs = await store.find("Pod", c.Query(named, include_deleted=True, sort=[("resourceName", 1)]))
+    assert [d["_isBcsObjectDeleted"] for d in docs] == [True, True]
+    assert docs[0]["updateTime"] > first["updateTime"]  # flagged again
+    assert [d["resourceName"] for d in await store.find("Pod", c.Query())] == ["c"]
+
+
 async def test_soft_delete_hides_and_upsert_revives_with_a_new_create_time(store: port.Store) -> None:
     key = pod("BCS-K8S-1", "default", "web-1")
     created = await store.upsert("Pod", key, {"v": 1})

@@ -337,6 +337,28 @@ async def test_puts_and_deletes_written_together_are_one_record_published_in_ord
     assert sorted(d["resourceName"] for d in live) == ["a", "c"]
 
 
+async def test_deletes_by_key_announce_only_live_objects(
+    store: port.Store, listened: tuple[FlakyBus, Consumer]
+) -> None:
+    bus, consumer = listened
+    async with running(store, bus) as service:
+        await service.put_resources([pod("a", 1), pod("b", 1), pod("c", 1, namespace="other")])
+        assert await service.delete_resources("Pod", c.key_match(pod("a", 0).key())) == 1
+        keys = [pod(n, 0).key() for n in ("a", "b", "never")] + [pod("c", 0, namespace="other").key()]
+        assert await service.write_resources(gone=keys) == (0, 2)
+        await consumer.wait_for(6)
+        await _drained(service)
+    messages = consumer.unique()
+    assert len(messages) == 6
+    deletes = [
+        (m.headers["namespace"], m.headers["resourceName"])
+        for m in messages
+        if m.headers["event"] == "delete"
+    ]
+    assert deletes == [("default", "a"), ("default", "b"), ("other", "c")]  # "a" once, "never" not at all
+    assert await store.count("Pod", None) == 0
+
+
 class FailingStore:
     """Wraps a store; the next write of a resource fails, before or after reaching the store."""
 

@@ -125,24 +125,21 @@ class StorageService:
         self,
         resources: Sequence[documents.Resource] = (),
         deletions: Sequence[tuple[str, c.Condition]] = (),
+        *,
+        gone: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[int, int]:
-        """Upsert ``resources`` and soft-delete the live resources each ``(resourceType, condition)``
-        of ``deletions`` matches, as one write: one outbox record for all of it (one bulk write per
-        resourceType, then the deletes). Return how many were stored and how many deleted."""
+        """Upsert ``resources`` and soft-delete live resources as one write: one outbox record for
+        all of it (one bulk write per resourceType, then the deletes). What is deleted: what each
+        ``(resourceType, condition)`` of ``deletions`` matches, and the resources ``gone`` names by
+        their keys (:meth:`documents.Resource.key`). Return how many were stored and deleted."""
         by_type: dict[str, list[documents.Resource]] = {}
         for r in resources:
             by_type.setdefault(r.resource_type, []).append(r)
         entries = [self._entry(messages.UPDATE, r.key(), r.data) for g in by_type.values() for r in g]
-        doomed = []
-        for resource_type, cond in deletions:
-            docs = await self.store.find(
-                documents.check_resource_type(resource_type), c.Query(cond, fields=_LAST_STATE)
-            )
-            if docs:
-                doomed.append((resource_type, cond, docs))
-                entries += [
-                    self._entry(messages.DELETE, documents.key_of(d), d.get("data") or {}) for d in docs
-                ]
+        doomed = [(rt, await self._live(rt, cond)) for rt, cond in deletions]
+        doomed += [(rt, await self._live_keys(rt, keys)) for rt, keys in _chunks_by_type(gone)]
+        doomed = [(rt, docs) for rt, docs in doomed if docs]
+        entries += [self._gone(d) for _, docs in doomed for d in docs]
         if not entries:
             return 0, 0
         deleted = 0
@@ -156,16 +153,29 @@ class StorageService:
                     resource_type, [store_port.Upsert(r.key(), r.data, r.extra) for r in group]
                 )
                 facts += [messages.watch_facts(t) for t in stamps]
-            for resource_type, cond, docs in doomed:
-                # Only the objects found (and announced) are deleted, even if more match by now.
+            for resource_type, docs in doomed:
+                # What was found (and announced) is deleted: by key, a plain write of the key index
+                # (even one deleted meanwhile by another process, which then gets a new updateTime).
                 for start in range(0, len(docs), DELETE_CHUNK):
                     named = c.keys_match(documents.key_of(d) for d in docs[start : start + DELETE_CHUNK])
-                    deleted += await self.store.soft_delete(resource_type, c.And(cond, named))
+                    deleted += await self.store.soft_delete(resource_type, named, include_deleted=True)
                 facts += [messages.watch_facts(d, deleted=True) for d in docs]
             return facts
 
         await self.write(entries, change)
         return len(resources), deleted
+
+    async def _live(self, resource_type: str, cond: c.Condition) -> list[dict[str, Any]]:
+        """The live resources ``cond`` matches, with what their delete messages tell."""
+        query = c.Query(cond, fields=_LAST_STATE)
+        return await self.store.find(documents.check_resource_type(resource_type), query)
+
+    async def _live_keys(self, resource_type: str, keys: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The live resources among ``keys``: read deleted ones too and drop them here, so the query
+        is on the key index alone (a MongoDB-wire server then runs a plain find, not a pipeline)."""
+        query = c.Query(c.keys_match(keys), fields=[*_LAST_STATE, store_port.DELETED], include_deleted=True)
+        docs = await self.store.find(documents.check_resource_type(resource_type), query)
+        return [d for d in docs if d.get(store_port.DELETED) is not True]
 
     async def find_resources(self, resource_type: str, query: c.Query) -> list[dict[str, Any]]:
         """The stored documents (times as datetimes; see :func:`documents.render`)."""
@@ -189,3 +199,15 @@ class StorageService:
                 continue
             removed += await self.store.purge(collection, c.Eq("clusterId", cluster_id))
         return removed
+
+
+def _chunks_by_type(keys: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """``keys`` by resourceType, in pieces of at most DELETE_CHUNK."""
+    by_type: dict[str, list[Mapping[str, Any]]] = {}
+    for key in keys:
+        by_type.setdefault(key["resourceType"], []).append(key)
+    return [
+        (resource_type, group[start : start + DELETE_CHUNK])
+        for resource_type, group in by_type.items()
+        for start in range(0, len(group), DELETE_CHUNK)
+    ]

@@ -275,13 +275,16 @@ class MongoStore(port.Store):
             self._known.add(collection)
         return True
 
-    async def soft_delete(self, collection: str, where: conditions.Condition | None) -> int:
+    async def soft_delete(
+        self, collection: str, where: conditions.Condition | None, *, include_deleted: bool = False
+    ) -> int:
         col = self._col(collection)
         # Some MongoDB-wire servers create the collection on an update that matches nothing.
         if not await self._exists(collection):
             return 0
         update = {"$set": {port.DELETED: True, port.UPDATE_TIME: self._clock.now()}}
-        staged, pieces = _pieces(where, include_deleted=False)
+        # With include_deleted, a key condition is one plain update (its index covers the filter).
+        staged, pieces = _pieces(where, include_deleted=include_deleted)
         modified = 0
         async with self._call(f"delete from {collection}"):
             for piece in pieces:

@@ -148,8 +148,12 @@ class Store(ports.Port):
         stays deleted): for state kept beside documents that may be purged meanwhile."""
 
     @abc.abstractmethod
-    async def soft_delete(self, collection: str, where: conditions.Condition | None) -> int:
-        """Set the deletion flag (and ``updateTime``) on matching live documents; return how many."""
+    async def soft_delete(
+        self, collection: str, where: conditions.Condition | None, *, include_deleted: bool = False
+    ) -> int:
+        """Set the deletion flag (and ``updateTime``) on matching live documents; return how many.
+        With ``include_deleted``, on every match (deleted ones get a new ``updateTime``): for a
+        caller that just found the documents it names live, a lookup the store can skip."""
 
     async def delete_window(
         self,

@@ -335,11 +335,13 @@ class SqliteStore(port.Store):
             updated += 1
         return updated
 
-    def _soft_delete(self, collection: str, where: conditions.Condition | None, now: Any) -> int:
+    def _soft_delete(
+        self, collection: str, where: conditions.Condition | None, now: Any, include_deleted: bool
+    ) -> int:
         table = self._table(collection, create=False)
         if table is None:
             return 0
-        sql, params = self._where(table, where)
+        sql, params = self._where(table, where, include_deleted=include_deleted)
         stamp = _dumps(port.encode(now, date_marker=True))
         set_doc = f"json_set(doc, '$.\"{port.DELETED}\"', json('true'), '$.\"{port.UPDATE_TIME}\"', json(?))"
         cur = self._db().execute(f"UPDATE {table.name} SET doc = {set_doc} WHERE {sql}", [stamp, *params])
@@ -450,8 +452,11 @@ class SqliteStore(port.Store):
             return 0
         return await self._run(self._write, self._update, collection, list(items), self._clock.now())
 
-    async def soft_delete(self, collection: str, where: conditions.Condition | None) -> int:
-        return await self._run(self._write, self._soft_delete, collection, where, self._clock.now())
+    async def soft_delete(
+        self, collection: str, where: conditions.Condition | None, *, include_deleted: bool = False
+    ) -> int:
+        now = self._clock.now()
+        return await self._run(self._write, self._soft_delete, collection, where, now, include_deleted)
 
     async def purge(self, collection: str, where: conditions.Condition | None) -> int:
         return await self._run(self._write, self._purge, collection, where)

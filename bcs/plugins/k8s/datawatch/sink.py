@@ -37,7 +37,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DELETE_CHUNK = 500  # objects named in one delete condition
 RV = "data.metadata.resourceVersion"
 
 StoredKeys = dict[str, str]  # informer key (ns/name or name) -> stored resourceVersion
@@ -141,16 +140,8 @@ class ServiceSink(Sink):
                 )
             except errors.BadRequest as e:
                 logger.error("cluster %s: %s %s not stored: %s", cluster_id, item.resource_type, item.name, e)
-        by_type: dict[str, list[Delete]] = {}
-        for d in deletes:
-            by_type.setdefault(d.resource_type, []).append(d)
-        deletions = [
-            (resource_type, c.keys_match(_key(cluster_id, d) for d in group[start : start + DELETE_CHUNK]))
-            for resource_type, group in by_type.items()
-            for start in range(0, len(group), DELETE_CHUNK)
-        ]
-        if resources or deletions:
-            await self.service.write_resources(resources, deletions)
+        if resources or deletes:
+            await self.service.write_resources(resources, gone=[_key(cluster_id, d) for d in deletes])
 
     async def put_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         records = []
