@@ -291,11 +291,17 @@ class DataWatch:
         except Exception as e:
             for kind in {kind for kind, _ in done}:
                 self.metrics.errors.labels(self.cluster_id, kind).inc()
-            failed = ("cluster %s: %s of %d object(s) failed", self.cluster_id, what, len(keys))
-            if not isinstance(e, errors.BcsError | TimeoutError):
-                logger.exception(*failed)
-            else:
-                logger.warning(failed[0] + ": %s", *failed[1:], e)
+            unexpected = not isinstance(e, errors.BcsError | TimeoutError)  # then with its traceback
+            level = logging.ERROR if unexpected else logging.WARNING
+            logger.log(
+                level,
+                "cluster %s: %s of %d object(s) failed: %s",
+                self.cluster_id,
+                what,
+                len(keys),
+                e,
+                exc_info=unexpected,
+            )
             outcomes.update((key, RETRY) for key in keys)
             return False
         for (kind, action), n in done.items():
