@@ -1,7 +1,8 @@
 """The Mesos data watch: the scheduler's applications, taskgroups and deployments into storage.
 
 Every ``interval`` seconds the scheduler's records are rendered (:mod:`.convert`) and compared with
-what was last written: changed objects are PUT, vanished ones deleted. As upstream's
+what was last written: changed objects are PUT, vanished ones deleted, all of a pass in one
+storage write (one outbox record; a pass that fails is retried whole). As upstream's
 bcs-mesos-watch, every object is re-PUT every ``refresh`` seconds even when unchanged (refreshing
 ``updateTime``), and rows not refreshed for ``dirty_after`` seconds are purged, so a watch that
 died, or a scheduler whose state was wiped, never leaves stale rows behind.
@@ -79,14 +80,18 @@ class DataWatch:
             for k, doc in current.items()
             if k not in self._sent or self._sent[k][0] != doc or now - self._sent[k][1] > self.refresh
         ]
-        if puts:
-            await self.storage.put_resources(puts)
+        vanished = [k for k in self._sent if k not in current]
+        if puts or vanished:
+            # One write (one outbox record) for the whole pass; a failed one is retried whole.
+            gone = [
+                {"clusterId": cluster, "namespace": ns, "resourceType": kind, "resourceName": name}
+                for kind, ns, name in vanished
+            ]
+            await self.storage.write_resources(puts, gone=gone)
             for r in puts:
                 self._sent[(r.resource_type, r.namespace or "", r.name)] = (dict(r.data), now)
-        for key in [k for k in self._sent if k not in current]:
-            where = c.And(c.Eq("clusterId", cluster), c.Eq("namespace", key[1]), c.Eq("resourceName", key[2]))
-            await self.storage.delete_resources(key[0], where)
-            del self._sent[key]
+            for key in vanished:
+                del self._sent[key]
         if now - self._last_purge > self.refresh:
             self._last_purge = now
             await self.purge_dirty()
