@@ -5,14 +5,17 @@ subscription (so each has its own prefetch, and closing it hands unsettled deliv
 broker).  aio-pika's robust connection re-opens channels, re-declares exchanges, queues and
 bindings and restarts consumers after the broker comes back; it never replays publications, so a
 publish that fails (broker down, connection lost before the confirm) raises PortUnavailable and
-the caller retries.  Publishing is not ``mandatory``: a message no queue is bound for is fine here
-(consumers that do not exist yet simply miss it, as in bk-bcs).
+the caller retries.  A subscription's acks are sent together, once the consumer lets the loop run
+(one multiple ack for the tags below every delivery still unsettled); an ack lost with its connection
+is redelivered, as any unacked message.  Publishing is not ``mandatory``: a message no queue is
+bound for is fine here (consumers that do not exist yet simply miss it, as in bk-bcs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from bcs.config import BusSettings
 
 __all__ = ["RabbitBus"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0  # seconds for connect, declare and publish confirms
 PIPELINE = 500  # publishes in flight per batch: keeps confirms pipelined without unbounded memory
@@ -225,11 +230,29 @@ class _RabbitDelivery(port.Delivery):
     async def _settle(self, *, ack: bool, requeue: bool) -> None:
         try:
             if ack:
-                await self._incoming.ack()
+                self._sub.ack(self._incoming)
             else:
-                await self._incoming.nack(requeue=requeue)
+                await self._sub.nack(self._incoming, requeue=requeue)
         except _FAILURES as e:
             raise self._sub.bus._unavailable("cannot settle a delivery; it will be redelivered", e) from None
+
+
+class _Acks:
+    """The delivery tags of one channel: delivered and not settled, and acked but not yet sent."""
+
+    def __init__(self) -> None:
+        self.unsettled: set[int] = set()
+        self.pending: list[int] = []
+
+    def frames(self) -> list[tuple[int, bool]]:
+        """The acks to send for ``pending``, as ``(tag, multiple)``: one multiple ack for the tags
+        below every unsettled one (it must not cover a delivery still being worked on), one each
+        for the rest. Empties ``pending``."""
+        pending, self.pending = sorted(self.pending), []
+        floor = min(self.unsettled, default=None)
+        below = [t for t in pending if floor is None or t < floor]
+        out = [(below[-1], True)] if below else []
+        return out + [(t, False) for t in pending[len(below) :]]
 
 
 class _RabbitSubscription(port.Subscription):
@@ -239,10 +262,54 @@ class _RabbitSubscription(port.Subscription):
         self._filter = binding.headers
         self._buffer: asyncio.Queue[aio_pika.abc.AbstractIncomingMessage | None] = asyncio.Queue()
         self._closed = False
+        self._acks: dict[aiormq.abc.AbstractChannel, _Acks] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     async def on_message(self, incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
-        if not self._closed:  # else left unacked: the broker requeues it when the channel closes
-            self._buffer.put_nowait(incoming)
+        if self._closed:  # left unacked: the broker requeues it when the channel closes
+            return
+        with contextlib.suppress(aio_pika.exceptions.ChannelInvalidStateError):  # stale: skipped
+            if incoming.delivery_tag is not None:
+                self._acks.setdefault(incoming.channel, _Acks()).unsettled.add(incoming.delivery_tag)
+        self._buffer.put_nowait(incoming)
+
+    # Acks are sent together: an ack is queued, and once the consumer lets the loop run, the acks
+    # queued meanwhile go out as one multiple ack (a frame and a socket write each cost more than
+    # the rest of a delivery). An ack lost with its connection is redelivered, as any unacked one.
+
+    def ack(self, incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
+        channel, tag = incoming.channel, incoming.delivery_tag  # raises once the channel is closed
+        if channel.is_closed:
+            raise aio_pika.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        if tag is None:
+            return
+        acks = self._acks.setdefault(channel, _Acks())
+        acks.unsettled.discard(tag)
+        acks.pending.append(tag)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="bus.acks")
+
+    async def nack(self, incoming: aio_pika.abc.AbstractIncomingMessage, *, requeue: bool) -> None:
+        channel, tag = incoming.channel, incoming.delivery_tag
+        if tag is None:
+            return
+        acks = self._acks.setdefault(channel, _Acks())
+        acks.unsettled.discard(tag)
+        await channel.basic_nack(delivery_tag=tag, requeue=requeue)
+
+    async def _flush(self) -> None:
+        try:
+            while any(a.pending for a in self._acks.values()):
+                for channel, acks in list(self._acks.items()):
+                    if channel.is_closed:  # its deliveries come again on the reopened channel
+                        del self._acks[channel]
+                        continue
+                    for tag, multiple in acks.frames():
+                        await channel.basic_ack(delivery_tag=tag, multiple=multiple)
+        except _FAILURES as e:  # the channel went away: what it carried is redelivered
+            logger.debug("bus: acks not sent (%s); the broker redelivers those messages", e)
+        finally:
+            self._flusher = None
 
     async def __anext__(self) -> port.Delivery:
         while not self._closed:
@@ -254,7 +321,7 @@ class _RabbitSubscription(port.Subscription):
             if port.headers_match(self._filter, _headers(incoming)):
                 return _RabbitDelivery(self, incoming)
             with contextlib.suppress(*_FAILURES):
-                await incoming.ack()  # filtered out: acked and skipped
+                self.ack(incoming)  # filtered out: acked and skipped
         self._buffer.put_nowait(None)  # wake any other waiter too
         raise StopAsyncIteration
 
@@ -264,6 +331,8 @@ class _RabbitSubscription(port.Subscription):
         self._closed = True
         self._buffer.put_nowait(None)
         self.bus._subscriptions.discard(self)
+        if self._flusher is not None:  # what was acked is acked before the channel closes
+            await asyncio.wait([self._flusher])
         await _quietly_close(self._channel)
 
 

@@ -191,6 +191,25 @@ async def test_named_queue_redelivers_unacked_to_a_new_subscription(bus: bus_por
     assert later[2].redelivered is False
 
 
+async def test_acks_out_of_order_never_settle_a_delivery_not_acked(bus: bus_port.Bus, names: Names) -> None:
+    # The RabbitMQ adapter sends acks together (one multiple ack where it can): it must never
+    # cover a delivery the consumer has not settled, and must send them all before closing.
+    binding = bus_port.Binding(names.exchange, "Pod", queue=names.queue("pods"))
+    sent = [msg(names.exchange, "Pod", str(i).encode()) for i in range(8)]
+    async with await bus.subscribe(binding) as sub:
+        await bus.publish_many(sent)
+        got = [await receive(sub) for _ in sent]
+        for i in (7, 2, 3, 5, 6, 4):  # 0 and 1 not acked
+            await got[i].ack()
+    sentinel = msg(names.exchange, "Pod", b"sentinel")
+    await bus.publish(sentinel)
+    async with await bus.subscribe(binding) as sub:
+        again = await receive_until(sub, sentinel.message_id)
+    assert [d.message.message_id for d in got] == [m.message_id for m in sent]
+    assert [d.message.message_id for d in again] == [sent[0].message_id, sent[1].message_id]
+    assert all(d.redelivered for d in again)
+
+
 async def test_anonymous_queue_dies_with_its_subscription(bus: bus_port.Bus, names: Names) -> None:
     sub = await bus.subscribe(bus_port.Binding(names.exchange, "Pod"))
     await bus.publish(msg(names.exchange, "Pod"))
