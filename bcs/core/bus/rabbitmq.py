@@ -279,8 +279,6 @@ class _RabbitSubscription(port.Subscription):
 
     def ack(self, incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
         channel, tag = incoming.channel, incoming.delivery_tag  # raises once the channel is closed
-        if channel.is_closed:
-            raise aio_pika.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
         if tag is None:
             return
         acks = self._acks.setdefault(channel, _Acks())
@@ -293,8 +291,8 @@ class _RabbitSubscription(port.Subscription):
         channel, tag = incoming.channel, incoming.delivery_tag
         if tag is None:
             return
-        acks = self._acks.setdefault(channel, _Acks())
-        acks.unsettled.discard(tag)
+        if (acks := self._acks.get(channel)) is not None:
+            acks.unsettled.discard(tag)
         await channel.basic_nack(delivery_tag=tag, requeue=requeue)
 
     async def _flush(self) -> None:
